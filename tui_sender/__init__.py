@@ -1,0 +1,10 @@
+"""tui-sender: push DICOM studies to PACS destinations with C-STORE.
+
+The package has two halves that only meet through plain data:
+
+* ``tui_sender.core`` scans, plans and sends. It never imports Textual, so the
+  headless ``send`` command and scripts pay nothing for the UI.
+* ``tui_sender.ui`` is the Textual app; it does no DICOM work itself.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The Textual app. It drives ``tui_sender.core`` and draws what it reports."""

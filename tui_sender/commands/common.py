@@ -1,0 +1,93 @@
+"""Argument types and destination flags shared by the network commands."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from tui_sender.core.destinations import AddressBook, Destination
+from tui_sender.core.settings import ConfigError
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def port(text: str) -> int:
+    """argparse type: a TCP port."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1 to 65535, got {value}")
+    return value
+
+
+def add_destination_args(parser: argparse.ArgumentParser, calling_default: str) -> None:
+    """``--dest NAME`` or ``-a -H -p``, plus ``-c`` and ``--config``."""
+    target = parser.add_argument_group(
+        "destination", "either --dest NAME from the address book, or -a, -H and -p"
+    )
+    target.add_argument("--dest", metavar="NAME", help="destination name in the address book")
+    target.add_argument("-a", "--ae-title", metavar="AET", help="called AE title of the PACS")
+    target.add_argument("-H", "--host", help="host name or IP address of the PACS")
+    target.add_argument("-p", "--port", type=port, help="TCP port of the PACS")
+    target.add_argument(
+        "-c",
+        "--calling-ae",
+        metavar="CALLING",
+        help=f"our AE title (default: the destination's, or {calling_default})",
+    )
+    target.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default $TUI_SENDER_CONFIG or ~/.config/tui-sender/config.toml)",
+    )
+    parser.set_defaults(calling_default=calling_default)
+
+
+def destination_from_args(args: argparse.Namespace, **overrides: object) -> Destination:
+    """The destination the flags name, with ``overrides`` applied; ConfigError otherwise."""
+    direct = {"-a": args.ae_title, "-H": args.host, "-p": args.port}
+    given = [flag for flag, value in direct.items() if value is not None]
+    if args.dest is not None:
+        if given:
+            raise ConfigError(f"give either --dest or {', '.join(given)}, not both")
+        destination = AddressBook.load(args.config).get(args.dest)
+        if args.calling_ae is not None:
+            destination = replace(destination, calling_ae=args.calling_ae)
+    else:
+        missing = [flag for flag, value in direct.items() if value is None]
+        if missing:
+            raise ConfigError(
+                "no destination: give --dest NAME, or -a AET -H HOST -p PORT "
+                f"(missing {', '.join(missing)})"
+            )
+        calling = args.calling_ae if args.calling_ae is not None else args.calling_default
+        destination = Destination.from_cli(args.ae_title, args.host, args.port, calling)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if changes:
+        destination = replace(destination, **changes)  # type: ignore[arg-type]
+    problems = destination.validate()
+    if problems:
+        raise ConfigError(f"destination {destination.name!r}: " + "; ".join(problems))
+    return destination

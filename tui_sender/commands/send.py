@@ -1,0 +1,246 @@
+"""``tui-sender send`` (and ``dicom-sender``): the headless sender.
+
+Flag-compatible with the Rust ``dicom-sender`` (``-i -a -H -p -r -c -t -v``),
+so its users can switch by changing the program name; plus ``--dest`` from
+the address book, timeouts, max PDU, the decompression policy and the logs
+folder. Scans, sends, writes ``logs/dicom_sender_<id>.log`` and
+``logs/dicom_sender_summary_<id>.json``, and exits with DESIGN.md's codes:
+0 nothing failed, 1 some files failed, 2 usage or configuration error, 3 no
+association could be established at all.
+
+Ctrl-C stops cleanly: workers finish the C-STORE in flight (a second at
+most), release their associations, the summary is written and unsent files
+are marked failed (cancelled). A second Ctrl-C shuts the sockets at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+from pathlib import Path
+
+import humanize
+from rich.console import Console
+
+from tui_sender.commands.common import (
+    add_destination_args,
+    destination_from_args,
+    positive_int,
+    positive_seconds,
+)
+from tui_sender.console import ConsoleSink
+from tui_sender.core.catalog import Catalog
+from tui_sender.core.destinations import DecompressPolicy
+from tui_sender.core.scan import ScanProgress, scan_paths
+from tui_sender.core.session import EXIT_USAGE, Session, SessionOptions, SessionResult
+from tui_sender.core.settings import ConfigError
+from tui_sender.core.targets import TlsSetupError, transfer_target
+from tui_sender.core.transfer import RetryPolicy
+
+DEFAULT_CALLING_AE = "TUI_SENDER"
+RUST_CALLING_AE = "RUST_SCU"
+
+
+def configure(
+    parser: argparse.ArgumentParser, *, calling_default: str = DEFAULT_CALLING_AE
+) -> None:
+    """Declare the ``send`` arguments (the Rust tool's, then ours)."""
+    parser.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="file or folder to send (repeatable; positional paths work too)",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="more files or folders")
+    parser.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    add_destination_args(parser, calling_default)
+    parser.add_argument(
+        "-t",
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="parallel associations (default: the destination's workers, or 1)"
+        if calling_default == RUST_CALLING_AE
+        else "parallel associations (default: the destination's workers, or 2)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print every file and the negotiation"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only the final totals")
+    parser.add_argument(
+        "--logs-dir",
+        type=Path,
+        default=Path("logs"),
+        metavar="DIR",
+        help="where the session log and summary go (default ./logs)",
+    )
+    parser.add_argument(
+        "--max-pdu", type=int, metavar="BYTES", help="our maximum receive PDU (default 16382)"
+    )
+    parser.add_argument(
+        "--connect-timeout", type=positive_seconds, metavar="S", help="TCP connect (default 10)"
+    )
+    parser.add_argument(
+        "--acse-timeout",
+        type=positive_seconds,
+        metavar="S",
+        help="association request and release (default 30)",
+    )
+    parser.add_argument(
+        "--dimse-timeout",
+        type=positive_seconds,
+        metavar="S",
+        help="wait for each C-STORE response (default 60)",
+    )
+    parser.add_argument(
+        "--network-timeout",
+        type=positive_seconds,
+        metavar="S",
+        help="longest a write may block on a peer that stopped reading (default 60)",
+    )
+    parser.add_argument(
+        "--decompress",
+        choices=[p.value for p in DecompressPolicy],
+        help="when the PACS rejects a file's compressed syntax: never, lossless (default) or "
+        "lossy (also decompress lossy-compressed files)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=positive_int,
+        default=3,
+        metavar="N",
+        help="attempts per file when the outcome is unknown or the PACS is out of resources "
+        "(default 3)",
+    )
+    parser.add_argument(
+        "--include-phi",
+        action="store_true",
+        help="put patient names and IDs in the summary (off by default)",
+    )
+    parser.set_defaults(default_threads=1 if calling_default == RUST_CALLING_AE else None)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan, send, report; return the exit code."""
+    console = Console(highlight=False, stderr=False)
+    err = Console(stderr=True, highlight=False)
+    paths = [*args.input, *args.paths]
+    if not paths:
+        err.print("tui-sender send: no input: give -i PATH (a file or folder)", markup=False)
+        return EXIT_USAGE
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        err.print(f"tui-sender send: no such file or folder: {missing[0]}", markup=False)
+        return EXIT_USAGE
+    threads = args.threads if args.threads is not None else args.default_threads
+    try:
+        destination = destination_from_args(
+            args,
+            workers=threads,
+            max_pdu=args.max_pdu,
+            connect_timeout=args.connect_timeout,
+            acse_timeout=args.acse_timeout,
+            dimse_timeout=args.dimse_timeout,
+            network_timeout=args.network_timeout,
+            decompress=DecompressPolicy(args.decompress) if args.decompress else None,
+        )
+        target = transfer_target(destination, RetryPolicy(max_attempts=args.retries))
+    except (ConfigError, TlsSetupError) as exc:
+        err.print(f"tui-sender send: {exc}", markup=False)
+        return EXIT_USAGE
+
+    catalog = _scan(paths, args.recursive, err, quiet=args.quiet)
+    session = Session(
+        catalog,
+        [target],
+        options=SessionOptions(
+            logs_dir=args.logs_dir,
+            include_phi=args.include_phi,
+            configuration={
+                "inputs": [os.fsdecode(p) for p in paths],
+                "recursive": args.recursive,
+                "threads": destination.workers,
+                "retries": args.retries,
+                "verbose": args.verbose,
+            },
+        ),
+    )
+    sink = ConsoleSink(console, session, verbose=args.verbose, quiet=args.quiet)
+    result = _run_with_ctrl_c(session, sink, err)
+    sink.report(result)
+    return result.exit_code
+
+
+def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Catalog:
+    """Scan with a progress line on a terminal."""
+    started = time.monotonic()
+    live = err.is_terminal and not quiet
+
+    def show(p: ScanProgress) -> None:
+        if live:
+            err.print(
+                f"scanning: {p.files_seen} files, {p.instances} DICOM, {p.skipped} skipped",
+                end="\r",
+                markup=False,
+            )
+
+    catalog = scan_paths(paths, recursive=recursive, on_progress=show)
+    if not quiet:
+        took = time.monotonic() - started
+        err.print(
+            f"scanned {catalog.instance_count() + len(catalog.skipped)} files in {took:.1f} s: "
+            f"{catalog.instance_count()} DICOM instances "
+            f"({humanize.naturalsize(catalog.total_bytes())}) in {len(catalog.studies)} studies, "
+            f"{len(catalog.skipped)} skipped" + " " * 10,
+            markup=False,
+        )
+    return catalog
+
+
+def _run_with_ctrl_c(session: Session, sink: ConsoleSink, err: Console) -> SessionResult:
+    """Run the session in a thread; the main thread draws and handles Ctrl-C."""
+    box: dict[str, SessionResult | BaseException] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = session.run()
+        except BaseException as exc:  # reported below, in the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="tui-sender session", daemon=True)
+    thread.start()
+    sink.start()
+    interrupts = 0
+    try:
+        while thread.is_alive():
+            try:
+                thread.join(0.1)
+                sink.poll()
+            except KeyboardInterrupt:
+                interrupts += 1
+                if interrupts == 1:
+                    session.cancel()
+                    err.print(
+                        "Cancelling: finishing the files in flight and releasing associations "
+                        "(Ctrl-C again to stop at once)...",
+                        markup=False,
+                    )
+                else:
+                    session.cancel_now()
+    finally:
+        sink.stop()
+    error = box.get("error")
+    if isinstance(error, BaseException):
+        raise error
+    result = box["result"]
+    assert isinstance(result, SessionResult)
+    return result
+
+
+def configure_rust(parser: argparse.ArgumentParser) -> None:
+    """``dicom-sender``: same flags, the Rust tool's defaults (calling AE RUST_SCU, 1 thread)."""
+    configure(parser, calling_default=RUST_CALLING_AE)

@@ -1,0 +1,289 @@
+"""A send session: plan, run the workers, keep the record, say how it went.
+
+The session is the one place that knows every file it was given, so it is
+where "every file ends in exactly one state" is enforced: the scan's skipped
+paths are recorded as skipped, workers report every file they took, and
+whatever no worker reached (cancelled, destination dead) is recorded as
+failed with the reason before the summary is written.
+
+Callers (the CLI, the TUI) run :meth:`Session.run` in a thread of their own,
+read :attr:`Session.events` and poll :attr:`Session.progress` on a timer, and
+call :meth:`Session.cancel` from any thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui_sender.core.catalog import Catalog, Instance
+from tui_sender.core.events import Event, FileDone, SessionFinished, SessionStarted
+from tui_sender.core.negotiation import plan_batches
+from tui_sender.core.outcomes import FileOutcome, FileState
+from tui_sender.core.progress import WorkerProgress
+from tui_sender.core.record import (
+    SessionFiles,
+    SessionLog,
+    new_session_id,
+    prepare_logs_dir,
+    write_private_json,
+)
+from tui_sender.core.summary import Ledger, SummaryContext, build_summary
+from tui_sender.core.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_ASSOCIATION = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How a session records itself."""
+
+    logs_dir: Path = Path("logs")
+    include_phi: bool = False
+    session_id: str | None = None
+    cancel_grace: float = 1.0
+    """Seconds a cancelled worker may take to finish its C-STORE before its socket is shut."""
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+    """Settings to copy into the summary (never secrets)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """How the session ended and where its record is."""
+
+    session_id: str
+    exit_code: int
+    cancelled: bool
+    counts: dict[str, int]
+    summary_path: Path
+    log_path: Path
+    summary: dict[str, Any]
+
+
+class Session:
+    """Sends the selected studies of a catalog to one or more destinations."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        targets: Sequence[TransferTarget],
+        *,
+        study_uids: Sequence[str] | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        if not targets:
+            raise ValueError("a session needs at least one destination")
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise ValueError("destination names must be unique within a session")
+        self.catalog = catalog
+        self.targets = list(targets)
+        self.options = options or SessionOptions()
+        self.session_id = self.options.session_id or new_session_id()
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.progress: list[WorkerProgress] = []
+        self.ledger = Ledger()
+        selected = catalog.studies_by_uid(study_uids) if study_uids is not None else None
+        studies = selected if selected is not None else list(catalog.studies.values())
+        self._studies: dict[str, list[Instance]] = {s.uid: list(s.instances()) for s in studies}
+        self._files = [i for insts in self._studies.values() for i in insts]
+        self._cancel = threading.Event()
+        self._cancel_at: float | None = None
+        self._workers: list[Worker] = []
+        self._lock = threading.Lock()
+        self._log: SessionLog | None = None
+        self.files: SessionFiles | None = None
+
+    # -- control -----------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop: workers finish the C-STORE in flight (up to the grace period) and release."""
+        if self._cancel_at is None:
+            self._cancel_at = time.monotonic()
+        self._cancel.set()
+
+    def cancel_now(self) -> None:
+        """Stop at once: shut every association's socket (files in flight: outcome unknown)."""
+        self.cancel()
+        for worker in list(self._workers):
+            worker.interrupt()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once cancel was requested."""
+        return self._cancel.is_set()
+
+    @property
+    def file_count(self) -> int:
+        """Files this session will try to send (per destination)."""
+        return len(self._files)
+
+    @property
+    def byte_count(self) -> int:
+        """Bytes of those files (per destination)."""
+        return sum(i.size for i in self._files)
+
+    # -- the run -----------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Record an event (log, journal, ledger) and pass it to the sinks' queue."""
+        with self._lock:
+            self.ledger.handle(event)
+            if self._log is not None:
+                self._log.handle(event)
+        self.events.put(event)
+
+    def run(self) -> SessionResult:
+        """Send everything, write the record, return the result. Blocks."""
+        logs_dir = prepare_logs_dir(self.options.logs_dir)
+        self.files = SessionFiles(logs_dir, self.session_id)
+        self._log = SessionLog(self.files)
+        started = time.time()
+        dest_names = [t.name for t in self.targets]
+        try:
+            self.ledger.skip_all(self.catalog.skipped, dest_names)
+            queues = [
+                DestinationQueue(t, plan_batches(self._studies))
+                for t in self.targets
+                if self._files
+            ]
+            for q in queues:
+                count = max(1, min(q.target.workers, q.remaining))
+                for n in range(1, count + 1):
+                    name = f"{q.target.name}/w{n}" if len(self.targets) > 1 else f"w{n}"
+                    progress = WorkerProgress(name=name, destination=q.target.name)
+                    self.progress.append(progress)
+                    self._workers.append(Worker(name, q, self.emit, self._cancel, progress))
+            self.emit(
+                SessionStarted(
+                    session_id=self.session_id,
+                    destinations=tuple(dest_names),
+                    files=len(self._files),
+                    bytes=self.byte_count,
+                    studies=len(self._studies),
+                    skipped=len(self.catalog.skipped),
+                    workers=len(self._workers),
+                    log_path=str(self.files.log),
+                    summary_path=str(self.files.summary),
+                )
+            )
+            self._run_workers()
+            self._account_for_the_rest()
+            ended = time.time()
+            exit_code = self._exit_code(queues)
+            summary = build_summary(
+                self.ledger,
+                self.catalog,
+                SummaryContext(
+                    session_id=self.session_id,
+                    started_at=started,
+                    ended_at=ended,
+                    destinations=[_describe_target(t) for t in self.targets],
+                    configuration=dict(self.options.configuration),
+                    cancelled=self.cancelled,
+                    exit_code=exit_code,
+                    log_path=str(self.files.log),
+                    include_phi=self.options.include_phi,
+                ),
+            )
+            write_private_json(self.files.summary, summary)
+            counts = self.ledger.counts()
+            self.emit(
+                SessionFinished(
+                    session_id=self.session_id,
+                    exit_code=exit_code,
+                    cancelled=self.cancelled,
+                    totals={**counts, **summary["totals"]},
+                    summary_path=str(self.files.summary),
+                    log_path=str(self.files.log),
+                )
+            )
+        finally:
+            self._log.close()
+        return SessionResult(
+            session_id=self.session_id,
+            exit_code=exit_code,
+            cancelled=self.cancelled,
+            counts=counts,
+            summary_path=self.files.summary,
+            log_path=self.files.log,
+            summary=summary,
+        )
+
+    def _run_workers(self) -> None:
+        threads = [
+            threading.Thread(target=w.run, name=f"tui-sender {w.name}", daemon=True)
+            for w in self._workers
+        ]
+        for t in threads:
+            t.start()
+        interrupted = False
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.05)
+            if (
+                not interrupted
+                and self._cancel_at is not None
+                and time.monotonic() - self._cancel_at > self.options.cancel_grace
+            ):
+                interrupted = True
+                for w in self._workers:
+                    w.interrupt()
+
+    def _account_for_the_rest(self) -> None:
+        """Every selected file without an outcome yet fails with the reason it was not sent."""
+        for target in self.targets:
+            for inst in self._files:
+                if self.ledger.has(target.name, inst.path):
+                    continue
+                reason = CANCELLED if self.cancelled else "not attempted"
+                self.emit_outcome(
+                    FileOutcome(
+                        path=inst.path,
+                        destination=target.name,
+                        state=FileState.FAILED,
+                        sop_instance_uid=inst.sop_instance_uid,
+                        sop_class_uid=inst.sop_class_uid,
+                        study_uid=inst.study_uid,
+                        reason=reason,
+                    )
+                )
+
+    def emit_outcome(self, outcome: FileOutcome) -> None:
+        """Record a final outcome decided by the session itself."""
+        self.emit(FileDone(worker="session", outcome=outcome))
+
+    def _exit_code(self, queues: Sequence[DestinationQueue]) -> int:
+        if queues and all(q.attempted and q.established == 0 for q in queues):
+            return EXIT_NO_ASSOCIATION
+        return EXIT_FAILED if self.ledger.counts()["failed"] else EXIT_OK
+
+
+def _describe_target(target: TransferTarget) -> dict[str, Any]:
+    link = target.link
+    return {
+        "name": target.name,
+        "peer": link.peer,
+        "called_ae": link.called_ae,
+        "calling_ae": link.calling_ae,
+        "host": link.host,
+        "port": link.port,
+        "workers": target.workers,
+        "tls": link.tls_context is not None,
+        "max_pdu": link.max_pdu,
+        "timeouts": {
+            "connect": link.connect_timeout,
+            "acse": link.acse_timeout,
+            "dimse": link.dimse_timeout,
+            "network": link.network_timeout,
+        },
+        "decompress": target.decompress.value,
+    }

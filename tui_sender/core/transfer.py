@@ -1,0 +1,586 @@
+"""One worker's loop: take a batch, keep an association, send, classify, retry.
+
+A worker owns at most one :class:`~tui_sender.core.link.Link` at a time and
+never shares it. Workers of one destination pull batches from a shared
+:class:`DestinationQueue` (largest first), so a big study never leaves the
+others idle. Every file handed to a worker leaves it with exactly one
+:class:`~tui_sender.core.outcomes.FileOutcome`.
+
+Retries (DESIGN.md):
+* unknown outcome (no response, abort, connection lost): resend on a new
+  association, at most ``max_attempts`` times; a file that kills the
+  association every time fails as such while the others go on;
+* out of resources (0xA7xx, 0x0213): resend after a growing pause;
+* association refused for a transient reason / connection refused: reconnect
+  with backoff; a permanent rejection or TLS failure stops the destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tui_sender.core import registry
+from tui_sender.core.catalog import Instance
+from tui_sender.core.convert import ConversionError, encode_in
+from tui_sender.core.destinations import DecompressPolicy
+from tui_sender.core.events import (
+    AssociationClosed,
+    AssociationFailed,
+    AssociationOpened,
+    ContextResult,
+    Event,
+    FileDone,
+    FileRetrying,
+    LogMessage,
+    StudyFinished,
+    StudyStarted,
+)
+from tui_sender.core.link import (
+    AssociationError,
+    FailureKind,
+    Link,
+    LinkBroken,
+    LinkSettings,
+    StoreReply,
+    open_link,
+)
+from tui_sender.core.negotiation import (
+    Batch,
+    Conversion,
+    NoRoute,
+    Route,
+    choose_route,
+)
+from tui_sender.core.outcomes import FileOutcome, FileState
+from tui_sender.core.progress import WorkerProgress, WorkerState
+from tui_sender.core.status import classify
+
+CANCELLED = "cancelled before it was sent"
+CANCELLED_IN_FLIGHT = (
+    "cancelled while in flight: the destination may or may not have stored it; resend to be sure"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounds on retrying, so a bad night ends in a record, not a hang."""
+
+    max_attempts: int = 3
+    """C-STORE attempts per file for unknown outcomes and out-of-resources refusals."""
+    status_backoff: tuple[float, ...] = (2.0, 5.0, 10.0)
+    """Pause before resending after an out-of-resources status, per retry."""
+    association_attempts: int = 4
+    association_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
+    """Pause before reconnecting after a transient association failure."""
+
+    def status_pause(self, retry: int) -> float:
+        """Pause before the n-th (1-based) status retry."""
+        return self.status_backoff[min(retry, len(self.status_backoff)) - 1]
+
+    def association_pause(self, attempt: int) -> float:
+        """Pause after the n-th (1-based) failed association attempt."""
+        return self.association_backoff[min(attempt, len(self.association_backoff)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTarget:
+    """A destination as the engine needs it."""
+
+    name: str
+    link: LinkSettings
+    workers: int = 1
+    decompress: DecompressPolicy = DecompressPolicy.LOSSLESS
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class DestinationQueue:
+    """The batches for one destination, shared by its workers.
+
+    It also remembers whether the destination is known dead (a permanent
+    rejection, a TLS failure, or no association after all retries), so the
+    remaining batches fail at once with that reason instead of each waiting
+    through the same backoff.
+    """
+
+    def __init__(self, target: TransferTarget, batches: Sequence[Batch]) -> None:
+        self.target = target
+        self._batches = deque(batches)
+        self._lock = threading.Lock()
+        self.dead_reason: str | None = None
+        self.established = 0
+        self.attempted = False
+
+    @property
+    def remaining(self) -> int:
+        """Batches not taken yet."""
+        with self._lock:
+            return len(self._batches)
+
+    def take(self) -> Batch | None:
+        """The next batch, or None when there is none left."""
+        with self._lock:
+            return self._batches.popleft() if self._batches else None
+
+    def mark_dead(self, reason: str) -> None:
+        """Stop offering work to this destination."""
+        with self._lock:
+            if self.dead_reason is None:
+                self.dead_reason = reason
+
+
+@dataclass(slots=True)
+class _Pending:
+    instance: Instance
+    attempts: int = 0
+    status_retries: int = 0
+    not_before: float = 0.0
+    last_status: int | None = None
+    last_reason: str = ""
+
+
+class Worker:
+    """Sends batches for one destination on one association at a time."""
+
+    _ids = itertools.count(1)
+    _ids_lock = threading.Lock()
+
+    def __init__(
+        self,
+        name: str,
+        queue: DestinationQueue,
+        emit: Callable[[Event], None],
+        cancel: threading.Event,
+        progress: WorkerProgress,
+    ) -> None:
+        self.name = name
+        self.queue = queue
+        self.target = queue.target
+        self.emit = emit
+        self.cancel = cancel
+        self.progress = progress
+        self._link: Link | None = None
+        self._link_contexts: frozenset[tuple[str, str]] = frozenset()
+        self._link_id = ""
+        self._link_opened = 0.0
+        self._link_files = 0
+        self._socket_lock = threading.Lock()
+        self._connecting_socket: socket.socket | None = None
+        self._last_association_error = ""
+
+    # -- public ------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Work until the queue is empty or the session is cancelled."""
+        self.progress.started_at = time.time()
+        try:
+            while True:
+                batch = self.queue.take()
+                if batch is None:
+                    break
+                self._send_batch(batch)
+        finally:
+            self._close_link(release=not self.cancel.is_set())
+            self.progress.state = WorkerState.DONE
+            self.progress.current_path = ""
+
+    def interrupt(self) -> None:
+        """From another thread: break a blocked network wait now (hard cancel)."""
+        with self._socket_lock:
+            link = self._link
+            sock = self._connecting_socket
+        if link is not None:
+            link.interrupt()
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    # -- batches ---------------------------------------------------------------
+
+    def _send_batch(self, batch: Batch) -> None:
+        progress = self.progress
+        progress.study_uid = batch.study_uid
+        progress.study_files = len(batch.instances)
+        progress.study_files_done = 0
+        self.emit(
+            StudyStarted(
+                worker=self.name,
+                destination=self.target.name,
+                study_uid=batch.study_uid,
+                files=len(batch.instances),
+                bytes=batch.bytes,
+            )
+        )
+        counts = {FileState.SENT: 0, FileState.WARNING: 0, FileState.FAILED: 0}
+        pending = deque(_Pending(i) for i in batch.instances)
+        waiting: list[_Pending] = []
+        while pending or waiting:
+            if not pending:
+                self._wait_for(waiting, pending)
+                continue
+            item = pending.popleft()
+            outcome = self._attempt(batch, item, pending, waiting)
+            if outcome is not None:
+                counts[outcome.state] = counts.get(outcome.state, 0) + 1
+                progress.study_files_done += 1
+        self.emit(
+            StudyFinished(
+                worker=self.name,
+                destination=self.target.name,
+                study_uid=batch.study_uid,
+                sent=counts[FileState.SENT],
+                warning=counts[FileState.WARNING],
+                failed=counts[FileState.FAILED],
+            )
+        )
+
+    def _wait_for(self, waiting: list[_Pending], pending: deque[_Pending]) -> None:
+        """Pause until the earliest delayed retry is due (or cancel)."""
+        waiting.sort(key=lambda p: p.not_before)
+        delay = waiting[0].not_before - time.monotonic()
+        if delay > 0:
+            self.progress.state = WorkerState.WAITING
+            self.cancel.wait(delay)
+        now = time.monotonic()
+        while waiting and (waiting[0].not_before <= now or self.cancel.is_set()):
+            pending.append(waiting.pop(0))
+
+    def _attempt(
+        self,
+        batch: Batch,
+        item: _Pending,
+        pending: deque[_Pending],
+        waiting: list[_Pending],
+    ) -> FileOutcome | None:
+        """Try one file once; return its outcome when final, None when requeued."""
+        inst = item.instance
+        if self.cancel.is_set():
+            return self._finish(item, FileState.FAILED, CANCELLED)
+        if self.queue.dead_reason is not None:
+            return self._finish(item, FileState.FAILED, self.queue.dead_reason)
+        link = self._ensure_link(batch)
+        if link is None:
+            reason = self.queue.dead_reason or self._last_association_error
+            return self._finish(item, FileState.FAILED, reason)
+        route = choose_route(inst, link.accepted, link.contexts, self.target.decompress)
+        if isinstance(route, NoRoute):
+            return self._finish(item, FileState.FAILED, route.reason)
+        item.attempts += 1
+        started = time.monotonic()
+        bytes_before = link.bytes_sent
+        try:
+            reply = self._store(link, inst, route)
+        except _FileProblem as problem:
+            return self._finish(item, FileState.FAILED, str(problem), route=route)
+        except LinkBroken as broken:
+            self._drop_link(str(broken))
+            item.last_reason = str(broken)
+            if self.cancel.is_set():
+                return self._finish(item, FileState.FAILED, CANCELLED_IN_FLIGHT, route=route)
+            if item.attempts >= self.target.retry.max_attempts:
+                return self._finish(
+                    item,
+                    FileState.FAILED,
+                    f"outcome unknown after {item.attempts} attempts: {broken}; the "
+                    "association broke every time this file was sent",
+                    route=route,
+                )
+            self.emit(
+                FileRetrying(
+                    worker=self.name,
+                    destination=self.target.name,
+                    path=inst.path,
+                    attempt=item.attempts + 1,
+                    reason=f"outcome unknown ({broken}); resending on a new association",
+                )
+            )
+            pending.appendleft(item)
+            return None
+        verdict = classify(reply.status)
+        item.last_status = reply.status
+        self.progress.last_status = f"0x{reply.status:04X}"
+        if verdict.retry and item.status_retries < self.target.retry.max_attempts - 1:
+            item.status_retries += 1
+            pause = self.target.retry.status_pause(item.status_retries)
+            item.not_before = time.monotonic() + pause
+            self.emit(
+                FileRetrying(
+                    worker=self.name,
+                    destination=self.target.name,
+                    path=inst.path,
+                    attempt=item.attempts + 1,
+                    reason=f"{verdict.meaning}; retrying in {pause:g} s",
+                )
+            )
+            waiting.append(item)
+            return None
+        reason = verdict.reason if verdict.state is not FileState.SENT else ""
+        if reply.error_comment and verdict.state is not FileState.SENT:
+            reason += f" [PACS says: {reply.error_comment}]"
+        if verdict.retry:
+            reason += f" (after {item.attempts} attempts)"
+        return self._finish(
+            item,
+            verdict.state,
+            reason,
+            status=reply.status,
+            route=route,
+            seconds=time.monotonic() - started,
+            bytes_sent=link.bytes_sent - bytes_before,
+        )
+
+    # -- one C-STORE -----------------------------------------------------------
+
+    def _store(self, link: Link, inst: Instance, route: Route) -> StoreReply:
+        progress = self.progress
+        progress.state = WorkerState.SENDING
+        progress.current_path = inst.path
+        progress.current_bytes = inst.dataset_bytes
+        progress.current_bytes_done = 0
+        if route.conversion is not Conversion.NONE:
+            try:
+                data = encode_in(inst.path, route.transfer_syntax_uid)
+            except ConversionError as exc:
+                raise _FileProblem(str(exc)) from exc
+            progress.current_bytes = len(data)
+            return link.store_bytes(
+                route.context_id,
+                inst.sop_class_uid,
+                inst.sop_instance_uid,
+                data,
+                progress.add_wire_bytes,
+            )
+        try:
+            fd = os.open(inst.path, os.O_RDONLY)
+        except OSError as exc:
+            raise _FileProblem(
+                f"cannot open the file any more: {exc.strerror or exc} (changed since the scan)"
+            ) from exc
+        try:
+            stat = os.fstat(fd)
+            if stat.st_size != inst.size or stat.st_mtime_ns != inst.mtime_ns:
+                raise _FileProblem(
+                    "the file changed since it was scanned (size or modification time differ); "
+                    "scan again and resend"
+                )
+            return link.store_file(
+                route.context_id,
+                inst.sop_class_uid,
+                inst.sop_instance_uid,
+                fd,
+                inst.dataset_offset,
+                inst.dataset_bytes,
+                progress.add_wire_bytes,
+            )
+        finally:
+            os.close(fd)
+
+    def _finish(
+        self,
+        item: _Pending,
+        state: FileState,
+        reason: str,
+        *,
+        status: int | None = None,
+        route: Route | None = None,
+        seconds: float = 0.0,
+        bytes_sent: int = 0,
+    ) -> FileOutcome:
+        inst = item.instance
+        converted = route is not None and route.conversion is not Conversion.NONE
+        outcome = FileOutcome(
+            path=inst.path,
+            destination=self.target.name,
+            state=state,
+            sop_instance_uid=inst.sop_instance_uid,
+            sop_class_uid=inst.sop_class_uid,
+            study_uid=inst.study_uid,
+            status=status if status is not None else item.last_status,
+            reason=reason,
+            attempts=item.attempts,
+            transfer_syntax=route.transfer_syntax_uid if route is not None else "",
+            converted_from=inst.transfer_syntax_uid if converted else "",
+            bytes_sent=bytes_sent if state in (FileState.SENT, FileState.WARNING) else 0,
+            association_id=self._link_id if route is not None else "",
+        )
+        progress = self.progress
+        progress.files_done += 1
+        progress.bytes_done += inst.size
+        if state is FileState.SENT:
+            progress.sent += 1
+        elif state is FileState.WARNING:
+            progress.warning += 1
+        else:
+            progress.failed += 1
+        if state in (FileState.SENT, FileState.WARNING):
+            self._link_files += 1
+        self.emit(FileDone(worker=self.name, outcome=outcome, seconds=seconds))
+        return outcome
+
+    # -- associations ----------------------------------------------------------
+
+    def _ensure_link(self, batch: Batch) -> Link | None:
+        """The current association if it covers the batch, else a new one."""
+        wanted = frozenset((c.sop_class_uid, c.transfer_syntax_uid) for c in batch.contexts)
+        if self._link is not None and not self._link.closed and wanted <= self._link_contexts:
+            return self._link
+        self._close_link(release=True)
+        retry = self.target.retry
+        attempt = 0
+        while not self.cancel.is_set() and self.queue.dead_reason is None:
+            attempt += 1
+            self.progress.state = WorkerState.CONNECTING
+            started = time.monotonic()
+            self.queue.attempted = True
+            try:
+                link = open_link(self.target.link, batch.contexts, self._remember_socket)
+            except AssociationError as exc:
+                self._forget_socket()
+                if exc.kind is FailureKind.NO_CONTEXTS:
+                    self._announce(exc.contexts, started, "")
+                    self._last_association_error = exc.message
+                    self.emit(
+                        AssociationFailed(
+                            worker=self.name,
+                            destination=self.target.name,
+                            reason=exc.message,
+                            retrying=False,
+                            attempt=attempt,
+                        )
+                    )
+                    return None
+                if self.cancel.is_set():
+                    self._last_association_error = CANCELLED
+                    return None
+                retrying = exc.retryable and attempt < retry.association_attempts
+                self._last_association_error = exc.message
+                self.emit(
+                    AssociationFailed(
+                        worker=self.name,
+                        destination=self.target.name,
+                        reason=exc.message,
+                        retrying=retrying,
+                        attempt=attempt,
+                    )
+                )
+                if not retrying:
+                    if not exc.retryable:
+                        self.queue.mark_dead(exc.message)
+                    elif self.queue.established == 0:
+                        self.queue.mark_dead(f"{exc.message} (gave up after {attempt} attempts)")
+                    return None
+                self.progress.state = WorkerState.WAITING
+                self.cancel.wait(retry.association_pause(attempt))
+                continue
+            self._forget_socket()
+            with self._socket_lock:
+                self._link = link
+            self.queue.established += 1
+            self._link_contexts = frozenset(
+                (c.sop_class_uid, c.transfer_syntax_uid) for c in batch.contexts
+            )
+            with Worker._ids_lock:
+                self._link_id = f"A{next(Worker._ids)}"
+            self._link_opened = time.monotonic()
+            self._link_files = 0
+            self.progress.association_id = self._link_id
+            self.progress.associations += 1
+            self._announce(link.contexts, started, self._link_id, link.peer_max_pdu)
+            return link
+        self._last_association_error = self.queue.dead_reason or CANCELLED
+        return None
+
+    def _announce(
+        self,
+        results: tuple[ContextResult, ...],
+        started: float,
+        association_id: str,
+        max_pdu: int = 0,
+    ) -> None:
+        self.emit(
+            AssociationOpened(
+                worker=self.name,
+                association_id=association_id or "-",
+                destination=self.target.name,
+                peer=self.target.link.peer,
+                max_pdu=max_pdu,
+                contexts=results,
+                seconds=time.monotonic() - started,
+            )
+        )
+        rejected = [c for c in results if not c.accepted]
+        if rejected and association_id:
+            names = sorted(
+                {
+                    f"{registry.sop_class_name(c.sop_class_uid)} / "
+                    f"{registry.transfer_syntax_name(c.transfer_syntax_uid)}"
+                    for c in rejected
+                }
+            )
+            self.emit(
+                LogMessage(
+                    message=f"{association_id}: {len(rejected)} of {len(results)} contexts "
+                    f"rejected: {', '.join(names[:6])}{' ...' if len(names) > 6 else ''}",
+                    worker=self.name,
+                )
+            )
+
+    def _remember_socket(self, sock: socket.socket) -> None:
+        with self._socket_lock:
+            self._connecting_socket = sock
+        if self.cancel.is_set():
+            self.interrupt()
+
+    def _forget_socket(self) -> None:
+        with self._socket_lock:
+            self._connecting_socket = None
+
+    def _drop_link(self, note: str) -> None:
+        """The association broke: record it closed (aborted)."""
+        link = self._link
+        if link is None:
+            return
+        link.abort()
+        self._emit_closed(link, released=False, note=note)
+        with self._socket_lock:
+            self._link = None
+
+    def _close_link(self, release: bool) -> None:
+        link = self._link
+        if link is None:
+            return
+        self.progress.state = WorkerState.RELEASING
+        if release and not link.closed:
+            released = link.release()
+            note = "" if released else "the PACS did not confirm the release; aborted"
+        else:
+            link.abort()
+            released, note = False, "aborted (cancelled)"
+        self._emit_closed(link, released=released, note=note)
+        with self._socket_lock:
+            self._link = None
+
+    def _emit_closed(self, link: Link, *, released: bool, note: str) -> None:
+        self.emit(
+            AssociationClosed(
+                worker=self.name,
+                association_id=self._link_id,
+                destination=self.target.name,
+                released=released,
+                files=link.stores,
+                bytes=link.bytes_sent,
+                seconds=time.monotonic() - self._link_opened,
+                note=note,
+            )
+        )
+
+
+class _FileProblem(Exception):
+    """The file itself cannot be sent (changed, vanished, conversion failed)."""

@@ -67,7 +67,8 @@ class SkippedFile:
     @property
     def message(self) -> str:
         """Reason text plus detail, for logs, summaries and the details pane."""
-        return f"{self.reason.explanation}: {self.detail}" if self.detail else self.reason.explanation
+        text = self.reason.explanation
+        return f"{text}: {self.detail}" if self.detail else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure, run = _load(COMMANDS[name])
         parser = argparse.ArgumentParser(prog=f"tui-sender {name}", description=COMMANDS[name].help)
         configure(parser)
-        return run(parser.parse_args(args[1:]))
+        return run(parser.parse_intermixed_args(args[1:]))
     parsed = _top_parser().parse_args(args)
     from tui_sender.ui.launch import run_app
 

@@ -204,21 +204,26 @@ def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Ca
 def _run_with_ctrl_c(session: Session, sink: ConsoleSink, err: Console) -> SessionResult:
     """Run the session in a thread; the main thread draws and handles Ctrl-C."""
     box: dict[str, SessionResult | BaseException] = {}
+    done = threading.Event()
 
     def target() -> None:
         try:
             box["result"] = session.run()
         except BaseException as exc:  # reported below, in the main thread
             box["error"] = exc
+        finally:
+            done.set()
 
+    # Wait on an Event, not Thread.join: a KeyboardInterrupt that lands inside
+    # join() can leave the thread looking finished while it still runs.
     thread = threading.Thread(target=target, name="tui-sender session", daemon=True)
     thread.start()
     sink.start()
     interrupts = 0
     try:
-        while thread.is_alive():
+        while not done.is_set():
             try:
-                thread.join(0.1)
+                done.wait(0.1)
                 sink.poll()
             except KeyboardInterrupt:
                 interrupts += 1

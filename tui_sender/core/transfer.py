@@ -187,7 +187,10 @@ class Worker:
                     break
                 self._send_batch(batch)
         finally:
-            self._close_link(release=not self.cancel.is_set())
+            # Release even when cancelled: the C-STORE in flight has finished,
+            # so the peer deserves a clean end (a hard cancel has already shut
+            # the socket, and release then falls back to abort).
+            self._close_link(release=True)
             self.progress.state = WorkerState.DONE
             self.progress.current_path = ""
 
@@ -559,10 +562,10 @@ class Worker:
         self.progress.state = WorkerState.RELEASING
         if release and not link.closed:
             released = link.release()
-            note = "" if released else "the PACS did not confirm the release; aborted"
+            note = "" if released else "the release was not confirmed; aborted"
         else:
             link.abort()
-            released, note = False, "aborted (cancelled)"
+            released, note = False, "aborted"
         self._emit_closed(link, released=released, note=note)
         with self._socket_lock:
             self._link = None

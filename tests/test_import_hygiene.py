@@ -11,9 +11,7 @@ CORE = Path(tui_sender.core.__file__).parent
 
 def test_core_modules_do_not_load_textual() -> None:
     """Importing every core module in a fresh interpreter leaves textual unloaded."""
-    modules = sorted(
-        f"tui_sender.core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__init__"
-    )
+    modules = sorted(f"tui_sender.core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__init__")
     assert modules, "no core modules found"
     code = (
         "import importlib, sys\n"

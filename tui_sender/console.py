@@ -226,6 +226,7 @@ class ConsoleSink:
                 f"({totals['mb_per_s']:.1f} MB/s, {totals['images_per_s']:.0f} img/s)",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
         if totals.get("converted"):
             self.console.print(
@@ -233,6 +234,7 @@ class ConsoleSink:
                 "destination accepted (see the summary)",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
         if result.cancelled:
             self.console.print("Cancelled: unsent files are marked failed (cancelled).")
@@ -240,6 +242,7 @@ class ConsoleSink:
             f"Summary: {result.summary_path}\nLog:     {result.log_path}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 

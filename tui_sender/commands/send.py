@@ -197,6 +197,7 @@ def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Ca
             f"({humanize.naturalsize(catalog.total_bytes())}) in {len(catalog.studies)} studies, "
             f"{len(catalog.skipped)} skipped" + " " * 10,
             markup=False,
+            soft_wrap=True,
         )
     return catalog
 

@@ -69,7 +69,11 @@ class SessionResult:
 
 
 class Session:
-    """Sends the selected studies of a catalog to one or more destinations."""
+    """Sends studies of a catalog to one or more destinations.
+
+    What to send: ``instances`` (e.g. from a :class:`~tui_sender.core.selection.Selection`),
+    else the studies named by ``study_uids``, else the whole catalog.
+    """
 
     def __init__(
         self,
@@ -77,6 +81,7 @@ class Session:
         targets: Sequence[TransferTarget],
         *,
         study_uids: Sequence[str] | None = None,
+        instances: Sequence[Instance] | None = None,
         options: SessionOptions | None = None,
     ) -> None:
         if not targets:
@@ -91,9 +96,17 @@ class Session:
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.progress: list[WorkerProgress] = []
         self.ledger = Ledger()
-        selected = catalog.studies_by_uid(study_uids) if study_uids is not None else None
-        studies = selected if selected is not None else list(catalog.studies.values())
-        self._studies: dict[str, list[Instance]] = {s.uid: list(s.instances()) for s in studies}
+        self._studies: dict[str, list[Instance]] = {}
+        if instances is not None:
+            for inst in instances:
+                self._studies.setdefault(inst.study_uid, []).append(inst)
+        else:
+            chosen = (
+                catalog.studies_by_uid(study_uids)
+                if study_uids is not None
+                else list(catalog.studies.values())
+            )
+            self._studies = {s.uid: list(s.instances()) for s in chosen}
         self._files = [i for insts in self._studies.values() for i in insts]
         self._cancel = threading.Event()
         self._cancel_at: float | None = None

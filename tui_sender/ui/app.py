@@ -1,0 +1,235 @@
+"""The Textual app: owns the catalog, the selection and the address book.
+
+It scans the input paths in a background thread worker (batches arrive as
+messages, so only the UI thread touches the catalog), and runs send sessions
+through :class:`~tui_sender.ui.screens.transfer.TransferScreen`. The app does
+no DICOM work itself: it asks the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from tui_sender.core.catalog import Catalog, Instance
+from tui_sender.core.destinations import AddressBook, Destination
+from tui_sender.core.scan import ScanProgress, add_results, iter_scan_batches
+from tui_sender.core.selection import Selection
+from tui_sender.core.session import Session, SessionOptions
+from tui_sender.core.settings import ConfigError
+from tui_sender.core.targets import TlsSetupError, transfer_target
+from tui_sender.ui.messages import ScanBatchArrived, ScanFinished
+from tui_sender.ui.providers import SenderCommands
+from tui_sender.ui.screens.browse import BrowseScreen
+from tui_sender.ui.screens.confirm import ConfirmScreen, SendPlan
+from tui_sender.ui.screens.help import HelpScreen
+from tui_sender.ui.themes import DEFAULT_THEME, THEMES_DIR, load_themes
+
+UI_REFRESH = 0.2
+"""Seconds between tree refreshes while a scan streams in."""
+
+
+class SenderApp(App[int]):
+    """tui-sender: browse studies, pick destinations, send, keep the record."""
+
+    TITLE = "tui-sender"
+    CSS_PATH = [THEMES_DIR / "app.tcss"]
+    COMMANDS = App.COMMANDS | {SenderCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys and concepts"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+t", "cycle_theme", "Theme", show=False, id="theme"),
+    ]
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        *,
+        book: AddressBook,
+        recursive: bool = True,
+        logs_dir: Path | None = None,
+        demo_destination: Destination | None = None,
+    ) -> None:
+        super().__init__()
+        self.paths = list(paths)
+        self.recursive = recursive
+        self.book = book
+        self.settings = book.settings
+        self.logs_dir = logs_dir or Path(self.settings.logs_dir)
+        self.catalog = Catalog()
+        self.selection = Selection(self.catalog)
+        self.chosen_destinations: list[str] = []
+        self.scan_progress: ScanProgress | None = None
+        self.scanning = False
+        self._dirty = False
+        self.theme_problems: tuple[str, ...] = ()
+        if demo_destination is not None:
+            if demo_destination.name in self.book:
+                self.book.replace(demo_destination)
+            else:
+                self.book.add(demo_destination)
+            self.chosen_destinations.append(demo_destination.name)
+
+    # -- start-up ----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        loaded = load_themes()
+        for theme in loaded.themes:
+            self.register_theme(theme)
+        self.theme_problems = loaded.problems
+        wanted = self.settings.theme
+        self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
+        if loaded.problems:
+            self.notify(
+                "\n".join(loaded.problems), title="Theme files not loaded", severity="warning"
+            )
+        self.push_screen(BrowseScreen())
+        self.set_interval(UI_REFRESH, self._flush_catalog)
+        if self.paths:
+            self.start_scan()
+
+    def start_scan(self) -> None:
+        """Scan the input paths in a thread; results arrive as messages."""
+        self.scanning = True
+        self._scan()
+
+    @work(thread=True, exclusive=True, group="scan", name="scan")
+    def _scan(self) -> None:
+        worker = self._current_worker()
+        cancelled = False
+        for batch in iter_scan_batches(
+            self.paths,
+            recursive=self.recursive,
+            interval=0.1,
+            should_stop=lambda: worker is not None and worker.is_cancelled,
+        ):
+            self.post_message(ScanBatchArrived(batch))
+        if worker is not None and worker.is_cancelled:
+            cancelled = True
+        self.post_message(ScanFinished(cancelled))
+
+    @staticmethod
+    def _current_worker() -> Worker[None] | None:
+        from textual.worker import get_current_worker
+
+        try:
+            return get_current_worker()
+        except RuntimeError:
+            return None
+
+    def on_scan_batch_arrived(self, message: ScanBatchArrived) -> None:
+        add_results(self.catalog, message.batch.results)
+        self.scan_progress = message.batch.progress
+        self._dirty = True
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        self.scanning = False
+        self._dirty = True
+        self._flush_catalog()
+        n = self.catalog.instance_count()
+        self.notify(
+            f"{len(self.catalog.studies)} studies, {n} files, {len(self.catalog.skipped)} skipped",
+            title="Scan finished" if not message.cancelled else "Scan stopped",
+        )
+
+    def _flush_catalog(self) -> None:
+        """Redraw the browser at most every UI_REFRESH seconds while scanning."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        for screen in self.screen_stack:
+            if isinstance(screen, BrowseScreen):
+                screen.catalog_grew()
+
+    def scan_status_text(self) -> str:
+        """For the status line."""
+        files = self.catalog.instance_count()
+        skipped = len(self.catalog.skipped)
+        if self.scanning:
+            seen = self.scan_progress.files_seen if self.scan_progress else 0
+            return f"scanning… {seen} files seen, {files} DICOM, {skipped} skipped"
+        return f"{len(self.catalog.studies)} studies, {files} files, {skipped} skipped"
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """One place where a worker's crash becomes a message, not a dead app."""
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.notify(
+                f"{event.worker.name}: {event.worker.error}", title="Error", severity="error"
+            )
+
+    # -- actions -----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """Show the help screen."""
+        self.push_screen(HelpScreen())
+
+    def action_cycle_theme(self) -> None:
+        """Next of our themes (the palette lists them all)."""
+        ours = sorted(name for name in self.available_themes if name.startswith("tui-sender"))
+        if not ours:
+            return
+        index = (ours.index(self.theme) + 1) % len(ours) if self.theme in ours else 0
+        self.theme = ours[index]
+
+    def watch_theme(self, theme: str) -> None:
+        """Keep the chosen theme in the config file."""
+        if not self.is_running or theme == self.settings.theme:
+            return
+        from dataclasses import replace
+
+        try:
+            self.book.settings = replace(self.book.settings, theme=theme)
+            self.settings = self.book.settings
+            self.book.save()
+        except (ConfigError, OSError) as exc:
+            self.notify(f"Theme not saved: {exc}", severity="warning")
+
+    def action_destinations(self) -> None:
+        """Open the address book."""
+        from tui_sender.ui.screens.destinations import DestinationsScreen
+
+        self.push_screen(DestinationsScreen())
+
+    def action_send(self) -> None:
+        """Confirm, then send the selection to the chosen destinations."""
+        studies, files, size = self.selection.totals()
+        if not files:
+            self.notify("Select studies first (space, or a for all).", severity="warning")
+            return
+        if not self.chosen_destinations:
+            self.notify("Choose a destination first (d).", severity="warning")
+            self.action_destinations()
+            return
+        destinations = [self.book.get(name) for name in self.chosen_destinations]
+        plan = SendPlan(studies, files, size, tuple(destinations))
+        self.push_screen(ConfirmScreen(plan), self._confirmed)
+
+    def _confirmed(self, plan: SendPlan | None) -> None:
+        if plan is not None:
+            self.start_session(list(plan.destinations), self.selection.instances())
+
+    def start_session(self, destinations: list[Destination], instances: list[Instance]) -> None:
+        """Build a session and open the dashboard on it."""
+        from tui_sender.ui.screens.transfer import TransferScreen
+
+        try:
+            targets = [transfer_target(d) for d in destinations]
+        except TlsSetupError as exc:
+            self.notify(str(exc), title="TLS", severity="error")
+            return
+        session = Session(
+            self.catalog,
+            targets,
+            instances=instances,
+            options=SessionOptions(
+                logs_dir=self.logs_dir,
+                include_phi=self.settings.include_phi,
+                configuration={"inputs": self.paths, "via": "tui"},
+            ),
+        )
+        self.push_screen(TransferScreen(session))

@@ -1,0 +1,163 @@
+"""After a send: what happened, per study and destination, and the failures.
+
+Built from the session's summary document (the same one written to
+``logs/``), so the screen and the record cannot disagree. ``x`` exports the
+record (JSON summary, log, per-file CSV, HTML report) and says where; ``r``
+sends the failed files again to the same destinations.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from tui_sender.core.catalog import Instance
+from tui_sender.core.session import Session, SessionResult
+from tui_sender.core.summary import display_path
+from tui_sender.ui.palette import palette
+from tui_sender.ui.widgets.study_tree import format_date, size_text
+
+if TYPE_CHECKING:
+    from tui_sender.ui.app import SenderApp
+
+FAILED_SHOWN = 1000
+
+
+class SummaryScreen(Screen[None]):
+    """The end of a session."""
+
+    BINDINGS = [
+        Binding("x", "export", "Export", tooltip="Write the CSV and HTML report next to the log"),
+        Binding("r", "resend_failed", "Resend failed", tooltip="Send the failed files again"),
+        Binding("escape", "back", "Back to studies"),
+        Binding("b", "back", "Back", show=False),
+    ]
+
+    def __init__(self, result: SessionResult, session: Session) -> None:
+        super().__init__()
+        self.result = result
+        self.session = session
+        self.summary: dict[str, Any] = result.summary
+
+    @property
+    def sender(self) -> SenderApp:
+        """The app, typed."""
+        from tui_sender.ui.app import SenderApp
+
+        assert isinstance(self.app, SenderApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self._headline(), id="summary-headline")
+        with Vertical(id="summary-body"):
+            yield Static("Studies", classes="section-title")
+            yield DataTable(id="summary-studies", cursor_type="row", zebra_stripes=True)
+            yield Static(self._failed_title(), classes="section-title", id="failed-title")
+            yield DataTable(id="summary-failed", cursor_type="row")
+        yield Static(self._where(), id="summary-where")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"session {self.result.session_id}"
+        studies = self.query_one("#summary-studies", DataTable)
+        studies.add_columns(
+            "date", "mod", "description", "to", "files", "sent", "warn", "failed", "skip"
+        )
+        for s in self.summary["studies"]:
+            studies.add_row(
+                format_date(s.get("study_date", "")),
+                "/".join(s.get("modalities", [])),
+                (s.get("description") or "")[:30],
+                s["destination"][:18],
+                str(s["files"]),
+                str(s["sent"]),
+                str(s["warning"]),
+                Text(str(s["failed"]), style="bold red") if s["failed"] else "0",
+                str(s["skipped"]),
+            )
+        failed = self.query_one("#summary-failed", DataTable)
+        failed.add_columns("state", "status", "file", "reason")
+        problems = [f for f in self.summary["files"] if f["state"] in ("failed", "warning")]
+        for f in problems[:FAILED_SHOWN]:
+            failed.add_row(f["state"], f["status"] or "-", f["path"], f["reason"])
+        skipped = [f for f in self.summary["files"] if f["state"] == "skipped"]
+        for f in skipped[: max(0, FAILED_SHOWN - len(problems))]:
+            failed.add_row("skipped", "-", f["path"], f["reason"])
+        (failed if problems else studies).focus()
+
+    def _headline(self) -> Text:
+        t = self.summary["totals"]
+        c = palette(self.app)
+        text = Text()
+        state = "Cancelled" if self.result.cancelled else "Finished"
+        text.append(f"{state}: ", style="bold")
+        text.append(f"{t['sent']} sent", style="bold " + c.get("success", "green"))
+        text.append(" · ")
+        text.append(f"{t['warning']} warning", style=c.get("warning", "yellow"))
+        text.append(" · ")
+        text.append(f"{t['failed']} failed", style="bold " + c.get("error", "red"))
+        text.append(f" · {t['skipped']} skipped of {t['found']}  ")
+        text.append(
+            f"{size_text(t['bytes_sent'])} in {t['duration_s']:.1f} s "
+            f"({t['mb_per_s']:.1f} MB/s, {t['images_per_s']:.0f} img/s)"
+        )
+        if t.get("converted"):
+            text.append(f" · {t['converted']} converted")
+        return text
+
+    def _failed_title(self) -> str:
+        t = self.summary["totals"]
+        n = t["failed"] + t["warning"] + t["skipped"]
+        return f"Failed, warnings and skipped ({n})" if n else "No failures"
+
+    def _where(self) -> str:
+        return f"Record: {self.result.summary_path}  ·  log {self.result.log_path}"
+
+    # -- actions -------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        """Back to the study browser."""
+        self.app.pop_screen()
+
+    def action_export(self) -> None:
+        """Write the per-file CSV and the HTML report beside the JSON summary."""
+        from tui_sender.core.export import export_session
+
+        directory = self.result.summary_path.parent
+        try:
+            exported = export_session(
+                self.summary, directory, f"dicom_sender_report_{self.result.session_id}"
+            )
+        except OSError as exc:
+            self.notify(f"Export failed: {exc}", severity="error")
+            return
+        lines = "\n".join(f"{label}: {path}" for label, path in exported.labelled())
+        self.query_one("#summary-where", Static).update(f"Exported:\n{lines}")
+        self.notify(lines, title="Record exported", timeout=10)
+
+    def action_resend_failed(self) -> None:
+        """Send the failed files again to the same destinations."""
+        failed_paths = {f["path"] for f in self.summary["files"] if f["state"] == "failed"}
+        if not failed_paths:
+            self.notify("Nothing failed.")
+            return
+        instances: list[Instance] = [
+            i for i in self.sender.catalog.instances() if display_path(i.path) in failed_paths
+        ]
+        if not instances:
+            self.notify("The failed files are not in the catalog any more.", severity="warning")
+            return
+        names = [t.name for t in self.session.targets]
+        destinations = [self.sender.book.get(n) for n in names if n in self.sender.book]
+        if not destinations:
+            self.notify("Those destinations are not in the address book.", severity="warning")
+            return
+        self.app.pop_screen()
+        self.sender.start_session(destinations, instances)

@@ -1,0 +1,272 @@
+"""The dashboard while a session runs.
+
+The session runs in a thread worker; this screen drains its event queue and
+polls its per-worker counters on one timer (15 Hz), so the screen costs the
+same whether files are 2 KB or 2 GB, and a burst of events never becomes a
+burst of redraws. Panes: overall progress, one pane per worker, the
+negotiation of every association, and the session log filtered by level.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import deque
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Log, ProgressBar, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from tui_sender.core import registry
+from tui_sender.core.events import (
+    AssociationFailed,
+    AssociationOpened,
+    Event,
+    FileDone,
+    FileRetrying,
+    LogMessage,
+    SessionFinished,
+)
+from tui_sender.core.outcomes import FileState
+from tui_sender.core.record import describe
+from tui_sender.core.session import Session, SessionResult
+from tui_sender.ui.palette import palette
+from tui_sender.ui.screens.confirm import YesNoScreen
+from tui_sender.ui.widgets.study_tree import size_text
+from tui_sender.ui.widgets.worker_panel import RateMeter, WorkerPanel
+
+if TYPE_CHECKING:
+    from tui_sender.ui.app import SenderApp
+
+TICK = 1 / 15
+MAX_EVENTS_PER_TICK = 20_000
+LOG_LINES = 5_000
+LEVELS = {"1": logging.ERROR, "2": logging.WARNING, "3": logging.INFO, "4": logging.DEBUG}
+
+
+def _level_of(event: Event) -> int:
+    if isinstance(event, LogMessage):
+        return event.level
+    if isinstance(event, FileDone):
+        state = event.outcome.state
+        return {FileState.FAILED: logging.ERROR, FileState.WARNING: logging.WARNING}.get(
+            state, logging.DEBUG
+        )
+    if isinstance(event, AssociationFailed | FileRetrying):
+        return logging.WARNING
+    return logging.INFO
+
+
+class TransferScreen(Screen[None]):
+    """Live view of one session."""
+
+    BINDINGS = [
+        Binding("c", "cancel", "Cancel", tooltip="Stop the transfer (asks first)"),
+        Binding("q", "cancel", "Cancel", show=False),
+        Binding("n", "show_tab('negotiation')", "Negotiation"),
+        Binding("g", "show_tab('log')", "Log"),
+        Binding("1", "level('1')", "Errors", show=False),
+        Binding("2", "level('2')", "Warnings", show=False),
+        Binding("3", "level('3')", "Info", show=False),
+        Binding("4", "level('4')", "All", show=False),
+        Binding("enter", "summary", "Summary", show=False),
+    ]
+
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.result: SessionResult | None = None
+        self.files_total = session.file_count * len(session.targets)
+        self.bytes_total = session.byte_count * len(session.targets)
+        self.counts = {state: 0 for state in FileState}
+        self._log_lines: deque[tuple[int, str]] = deque(maxlen=LOG_LINES)
+        self._log_level = logging.INFO
+        self._meter = RateMeter()
+        self._started = time.monotonic()
+        self._panels: dict[str, WorkerPanel] = {}
+        self._finished_event: SessionFinished | None = None
+        self._colors: dict[str, str] = {}
+
+    @property
+    def sender(self) -> SenderApp:
+        """The app, typed."""
+        from tui_sender.ui.app import SenderApp
+
+        assert isinstance(self.app, SenderApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="overall"):
+            yield ProgressBar(total=max(self.bytes_total, 1), show_eta=False, id="overall-bar")
+            yield Static(id="overall-text")
+        yield VerticalScroll(id="workers")
+        with TabbedContent(id="panes", initial="log"):
+            with TabPane("Log", id="log"):
+                yield Log(max_lines=LOG_LINES, id="log-view", auto_scroll=True)
+            with TabPane("Negotiation", id="negotiation"), VerticalScroll():
+                yield Static(id="negotiation-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._colors = palette(self.app)
+        self.sub_title = "sending to " + ", ".join(t.name for t in self.session.targets)
+        self._negotiation: list[Text] = []
+        self._run_session()
+        self.set_interval(TICK, self._tick)
+
+    @work(thread=True, group="send", exit_on_error=False, name="session")
+    def _run_session(self) -> SessionResult:
+        return self.session.run()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != "session":
+            return
+        if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, SessionResult):
+            self.result = event.worker.result
+            self._tick()
+            self.action_summary()
+        elif event.state is WorkerState.ERROR:
+            self.notify(f"The session stopped: {event.worker.error}", severity="error")
+
+    # -- the timer -----------------------------------------------------------------
+
+    def _tick(self) -> None:
+        new_lines: list[str] = []
+        for _ in range(MAX_EVENTS_PER_TICK):
+            try:
+                event = self.session.events.get_nowait()
+            except queue.Empty:
+                break
+            self._on_event(event, new_lines)
+        if new_lines:
+            self.query_one("#log-view", Log).write_lines(new_lines)
+        self._draw_workers()
+        self._draw_overall()
+
+    def _on_event(self, event: Event, new_lines: list[str]) -> None:
+        if isinstance(event, FileDone):
+            self.counts[event.outcome.state] += 1
+        elif isinstance(event, AssociationOpened):
+            self._add_negotiation(event)
+        elif isinstance(event, SessionFinished):
+            self._finished_event = event
+        text = describe(event)
+        if text is None:
+            return
+        level = _level_of(event)
+        line = f"{logging.getLevelName(level)[0]} {text}"
+        self._log_lines.append((level, line))
+        if level >= self._log_level:
+            new_lines.append(line)
+
+    def _draw_workers(self) -> None:
+        box = self.query_one("#workers", VerticalScroll)
+        for progress in self.session.progress:
+            panel = self._panels.get(progress.name)
+            if panel is None:
+                panel = WorkerPanel(progress, classes="worker")
+                self._panels[progress.name] = panel
+                box.mount(panel)
+            panel.tick(self._colors)
+
+    def _draw_overall(self) -> None:
+        workers = self.session.progress
+        done_bytes = sum(
+            w.bytes_done + (min(w.current_bytes_done, w.current_bytes) if w.current_path else 0)
+            for w in workers
+        )
+        rate = self._meter.add(done_bytes)
+        done_files = sum(
+            self.counts[s] for s in (FileState.SENT, FileState.WARNING, FileState.FAILED)
+        )
+        remaining = max(self.bytes_total - done_bytes, 0)
+        eta = f"{remaining / rate:,.0f} s" if rate > 0 and self.result is None else "--"
+        elapsed = time.monotonic() - self._started
+        self.query_one("#overall-bar", ProgressBar).update(progress=done_bytes)
+        c = self._colors
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{done_files}/{self.files_total} files  ")
+        text.append(f"{size_text(done_bytes)}/{size_text(self.bytes_total)}  ")
+        text.append(f"{size_text(int(rate))}/s  ETA {eta}  {elapsed:.0f} s  ")
+        text.append(f"✓ {self.counts[FileState.SENT]} sent  ", style=c.get("success", ""))
+        text.append(f"! {self.counts[FileState.WARNING]} warning  ", style=c.get("warning", ""))
+        text.append(f"✗ {self.counts[FileState.FAILED]} failed", style=c.get("error", ""))
+        if self.session.cancelled and self.result is None:
+            text.append("  cancelling…", style="bold " + c.get("warning", ""))
+        self.query_one("#overall-text", Static).update(text)
+
+    def _add_negotiation(self, event: AssociationOpened) -> None:
+        c = self._colors
+        head = Text()
+        head.append(f"{event.association_id} ", style="bold")
+        head.append(f"{event.worker} → {event.peer}  max PDU {event.max_pdu}  ")
+        head.append(f"{len(event.accepted)} accepted", style=c.get("success", ""))
+        head.append(", ")
+        head.append(f"{len(event.rejected)} rejected", style=c.get("error", ""))
+        lines = [head]
+        for ctx in event.contexts:
+            line = Text("   ")
+            line.append(
+                "✓ " if ctx.accepted else "✗ ",
+                style=c.get("success" if ctx.accepted else "error", ""),
+            )
+            line.append(f"{registry.sop_class_name(ctx.sop_class_uid)}")
+            line.append(f"  {registry.transfer_syntax_name(ctx.transfer_syntax_uid)}", style="dim")
+            if not ctx.accepted:
+                line.append(f"  ({ctx.result})", style=c.get("error", ""))
+            lines.append(line)
+        self._negotiation.extend(lines)
+        self._negotiation = self._negotiation[-2000:]
+        self.query_one("#negotiation-view", Static).update(Text("\n").join(self._negotiation))
+
+    # -- actions -------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch between the log and negotiation panes."""
+        self.query_one(TabbedContent).active = tab
+
+    def action_level(self, key: str) -> None:
+        """Show log lines at this level and above (1 errors ... 4 everything)."""
+        self._log_level = LEVELS[key]
+        view = self.query_one("#log-view", Log)
+        view.clear()
+        view.write_lines([line for level, line in self._log_lines if level >= self._log_level])
+        self.notify(f"Log shows {logging.getLevelName(self._log_level).lower()} and above")
+
+    def action_cancel(self) -> None:
+        """Ask, then stop the session (it finishes within about a second)."""
+        if self.result is not None:
+            self.action_summary()
+            return
+        if self.session.cancelled:
+            self.session.cancel_now()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.session.cancel()
+
+        self.app.push_screen(
+            YesNoScreen(
+                "Stop sending? Files in flight finish, associations are released, "
+                "and unsent files are recorded as failed (cancelled).",
+                "Cancel the transfer",
+            ),
+            answer,
+        )
+
+    def action_summary(self) -> None:
+        """When the session has ended: its summary."""
+        if self.result is None:
+            return
+        from tui_sender.ui.screens.summary import SummaryScreen
+
+        self.app.switch_screen(SummaryScreen(self.result, self.session))

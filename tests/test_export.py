@@ -1,0 +1,470 @@
+"""CSV and HTML exports of a session record.
+
+The shapes come from a real session: the tiny sample set sent to a scripted
+SCP that rejects MR (so those files fail), answers CT with warning 0xB000,
+and with one MR file renamed to a hostile name and one non-DICOM file
+(skipped). Spreadsheet injection, escaping and the 100,000-file case use
+synthetic summaries built with the same keys.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import html
+import os
+import re
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.peers.pynetdicom_scp import ScriptedSCP
+from tui_sender.core import registry
+from tui_sender.core.destinations import Destination
+from tui_sender.core.export import (
+    CSV_COLUMNS,
+    MAX_SENT_ROWS,
+    export_csv,
+    export_html,
+    export_session,
+    spreadsheet_safe,
+)
+from tui_sender.core.sample_data import generate_samples
+from tui_sender.core.scan import scan_paths
+from tui_sender.core.session import Session, SessionOptions, SessionResult
+from tui_sender.core.targets import transfer_target
+
+MR = "1.2.840.10008.5.1.4.1.1.4"
+CT = "1.2.840.10008.5.1.4.1.1.2"
+EXPLICIT = "1.2.840.10008.1.2.1"
+HOSTILE_NAME = "<script>alert(\"x\") & &lt; 'q'.dcm"
+"""A file name cannot hold '/', so no closing tag: an opening one is enough to run."""
+STATES = ("sent", "warning", "failed", "skipped")
+
+
+@dataclass(frozen=True)
+class RealSession:
+    result: SessionResult
+    patient_names: list[str]
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.result.summary
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> RealSession:
+    """A real send: MR rejected (failed), CT answered 0xB000 (warning), one non-DICOM file."""
+    root = tmp_path_factory.mktemp("export")
+    samples = generate_samples(root / "samples", profile="tiny", seed=3)
+    mr_file = next(p for p in samples.files if "_MR" in p.parent.name)
+    mr_file.rename(mr_file.with_name(HOSTILE_NAME))
+    (root / "samples" / "notes.txt").write_text("not DICOM")
+    catalog = scan_paths([str(root / "samples")], recursive=True)
+    with ScriptedSCP(rejected_sop_classes=[MR], replies_by_sop_class={CT: 0xB000}) as scp:
+        target = transfer_target(Destination.from_cli(scp.ae_title, "127.0.0.1", scp.port))
+        options = SessionOptions(logs_dir=root / "logs", configuration={"threads": 2})
+        result = Session(catalog, [target], options=options).run()
+    names = [p.name for p in catalog.patients.values() if p.name]
+    return RealSession(result, names)
+
+
+def test_the_real_session_has_every_state_and_a_hostile_failure(real: RealSession) -> None:
+    totals = real.summary["totals"]
+    assert all(totals[state] > 0 for state in STATES), totals
+    failed_paths = [f["path"] for f in real.summary["files"] if f["state"] == "failed"]
+    assert any(path.endswith(HOSTILE_NAME) for path in failed_paths)
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames or ()) == CSV_COLUMNS
+        return list(reader)
+
+
+def test_csv_has_one_row_per_file_record_and_counts_match_the_totals(
+    real: RealSession, tmp_path: Path
+) -> None:
+    rows = _read_csv(export_csv(real.summary, tmp_path / "record.csv"))
+    files = real.summary["files"]
+    assert len(rows) == len(files)
+    counts = collections.Counter(row["state"] for row in rows)
+    assert {s: counts[s] for s in STATES} == {s: real.summary["totals"][s] for s in STATES}
+    for row, record in zip(rows, files, strict=True):
+        for key in ("path", "destination", "state", "reason", "sop_instance_uid", "study_uid"):
+            assert row[key] == (record[key] or ""), key
+        assert row["bytes"] == str(record["bytes"])
+        assert row["status"] == (record["status"] or "")
+
+
+def test_csv_names_sop_classes_and_transfer_syntaxes(real: RealSession, tmp_path: Path) -> None:
+    rows = _read_csv(export_csv(real.summary, tmp_path / "record.csv"))
+    failed = [r for r in rows if r["state"] == "failed"]
+    assert {r["sop_class_name"] for r in failed} == {"MR Image Storage"}
+    assert any(HOSTILE_NAME in r["path"] for r in failed)
+    for row in rows:
+        if row["state"] in ("sent", "warning"):
+            assert row["transfer_syntax_name"] == registry.transfer_syntax_name(
+                row["transfer_syntax"]
+            )
+            assert row["sop_class_name"] == registry.sop_class_name(row["sop_class_uid"])
+        if row["state"] == "skipped":
+            assert row["sop_class_name"] == row["transfer_syntax_name"] == ""
+
+
+def _file(path: str, state: str = "sent", **fields: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "path": path,
+        "destination": "PACS",
+        "state": state,
+        "status": "0x0000" if state == "sent" else None,
+        "reason": "",
+        "attempts": 1,
+        "sop_instance_uid": "1.2.3",
+        "sop_class_uid": CT,
+        "study_uid": "1.2",
+        "transfer_syntax": EXPLICIT,
+        "converted_from": "",
+        "bytes": 100,
+        "association": "A1",
+    }
+    record.update(fields)
+    return record
+
+
+def _summary(files: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    counts = collections.Counter(f["state"] for f in files)
+    totals = {s: counts[s] for s in STATES}
+    stored = sum(f["bytes"] for f in files if f["state"] in ("sent", "warning"))
+    return {
+        "session_id": "20260101-000000-abcdef",
+        "start_time": "2026-01-01T00:00:00.000+00:00",
+        "end_time": "2026-01-01T00:01:00.000+00:00",
+        "cancelled": False,
+        "exit_code": 1 if totals["failed"] else 0,
+        "log_file": "",
+        "configuration": {},
+        "totals": {
+            **totals,
+            "found": len(files),
+            "bytes_sent": stored,
+            "duration_s": 60.0,
+            "mb_per_s": round(stored / 60 / 1e6, 3),
+            "images_per_s": round((totals["sent"] + totals["warning"]) / 60, 2),
+            "converted": 0,
+        },
+        "destinations": [
+            {
+                "name": "PACS",
+                "called_ae": "PACS",
+                "host": "10.0.0.1",
+                "port": 104,
+                "calling_ae": "TUI_SENDER",
+                "workers": 1,
+                "tls": False,
+                "totals": {**totals, "found": len(files)},
+            },
+        ],
+        "associations": [],
+        "studies": [],
+        "files": files,
+        **extra,
+    }
+
+
+FORMULAS = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_get_an_apostrophe(tmp_path: Path) -> None:
+    files = [
+        _file(f"{formula}.dcm", "failed", reason=formula, destination=formula)
+        for formula in FORMULAS
+    ]
+    files.append(_file("a=b+c@d-e.dcm", reason="1-2=3"))
+    rows = _read_csv(export_csv(_summary(files), tmp_path / "x.csv"))
+    for row, formula in zip(rows, FORMULAS, strict=False):
+        for key in ("path", "reason", "destination"):
+            assert row[key].startswith("'"), (key, row[key])
+            assert row[key][1:] == (formula + ".dcm" if key == "path" else formula)
+    harmless = rows[-1]
+    assert (harmless["path"], harmless["reason"]) == ("a=b+c@d-e.dcm", "1-2=3")
+
+
+def test_spreadsheet_safe_leaves_ordinary_values_alone() -> None:
+    assert spreadsheet_safe("/data/study/IMG0001") == "/data/study/IMG0001"
+    assert spreadsheet_safe(None) == ""
+    assert spreadsheet_safe(12) == "12"
+    assert spreadsheet_safe("-") == "'-"
+
+
+# -- files on disk ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A permissive umask, so 0600 cannot come from the environment."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_exports_are_owner_only_even_over_a_readable_file(
+    real: RealSession, tmp_path: Path
+) -> None:
+    csv_path, html_path = tmp_path / "r.csv", tmp_path / "r.html"
+    for path in (csv_path, html_path):
+        path.write_text("old")
+        path.chmod(0o644)
+    export_csv(real.summary, csv_path)
+    export_html(real.summary, html_path)
+    for path in (csv_path, html_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.csv", "r.html"]
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("cannot be shown")
+
+
+def test_a_failed_export_leaves_the_previous_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "r.csv"
+    target.write_text("previous")
+    with pytest.raises(RuntimeError):
+        export_csv(_summary([_file("a.dcm", reason=_Unprintable())]), target)
+    assert target.read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_export_session_writes_both_and_points_at_the_session_files(
+    real: RealSession, tmp_path: Path
+) -> None:
+    out = tmp_path / "exports"
+    result = export_session(real.summary, out, "report")
+    assert (result.csv, result.html) == (out / "report.csv", out / "report.html")
+    assert result.summary_json == real.result.summary_path
+    assert result.log == real.result.log_path
+    assert [label for label, _ in result.labelled()] == [
+        "HTML report",
+        "CSV table",
+        "JSON summary",
+        "Session log",
+    ]
+    assert all(path.is_file() for _, path in result.labelled())
+    assert sorted(p.name for p in out.iterdir()) == ["report.csv", "report.html"]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+
+
+@pytest.mark.usefixtures("open_umask")
+def test_export_session_writes_the_summary_when_no_session_file_exists(tmp_path: Path) -> None:
+    result = export_session(_summary([_file("a.dcm")]), tmp_path, "report")
+    assert result.summary_json == tmp_path / "report.json"
+    assert stat.S_IMODE(result.summary_json.stat().st_mode) == 0o600
+    assert result.log is None
+    assert len(result.labelled()) == 3
+
+
+@pytest.mark.parametrize("stem", ["", "..", "a/b", "x\x00"])
+def test_export_session_refuses_a_stem_that_is_not_a_file_name(stem: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="stem"):
+        export_session(_summary([]), tmp_path, stem)
+
+
+# -- HTML ---------------------------------------------------------------------------------
+
+
+VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
+
+
+class _Structure(HTMLParser):
+    """Checks that every element is closed in order and collects ids."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.ids: list[str] = []
+        self.tags: collections.Counter[str] = collections.Counter()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] += 1
+        self.ids += [v for k, v in attrs if k == "id" and v]
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
+        else:
+            self.stack.pop()
+
+
+def _parse(document: str) -> _Structure:
+    parser = _Structure()
+    parser.feed(document)
+    parser.close()
+    assert parser.errors == [] and parser.stack == [], (parser.errors, parser.stack)
+    return parser
+
+
+def _section(document: str, anchor: str) -> str:
+    start = document.index(f'<section id="{anchor}">')
+    return document[start : document.index("</section>", start)]
+
+
+@pytest.fixture(scope="module")
+def report(real: RealSession, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = export_html(real.summary, tmp_path_factory.mktemp("html") / "report.html")
+    return path.read_text(encoding="utf-8")
+
+
+def test_html_is_well_formed_and_self_contained(report: str) -> None:
+    parser = _parse(report)
+    assert parser.tags["script"] == 0
+    lowered = report.lower()
+    for external in ("http://", "https://", "src=", "<link", "@import", "url(", "<iframe"):
+        assert external not in lowered, external
+    assert "Content-Security-Policy" in report
+    assert parser.ids.count("failed") == 1
+
+
+def test_html_totals_are_the_summary_totals_and_add_up(real: RealSession, report: str) -> None:
+    shown = {
+        key: value
+        for key, value in re.findall(r'id="total-(\w+)">([^<]*)<', report)
+        if key in (*STATES, "found", "converted")
+    }
+    totals = real.summary["totals"]
+    assert {k: int(v.replace(",", "")) for k, v in shown.items()} == {
+        k: totals[k] for k in (*STATES, "found", "converted")
+    }
+    assert "skipped ✓." in _section(report, "totals")
+
+
+def test_html_lists_every_failed_file_with_its_reason(real: RealSession, report: str) -> None:
+    failed_section = _section(report, "failed")
+    failed = [f for f in real.summary["files"] if f["state"] == "failed"]
+    for record in failed:
+        row = (
+            f'<td class="path">{html.escape(record["path"])}</td>'
+            f'<td class="reason">{html.escape(record["reason"])}</td>'
+        )
+        assert row in failed_section, record["path"]
+    order = [report.index(f'<section id="{a}">') for a in ("failed", "warnings", "skipped")]
+    assert order == sorted(order)
+    assert report.index('<section id="sent">') > order[-1]
+
+
+def test_html_escapes_a_hostile_file_name(report: str) -> None:
+    assert "<script" not in report
+    assert html.escape(HOSTILE_NAME) in _section(report, "failed")
+
+
+def test_html_escapes_newlines_quotes_and_markup_in_reasons(tmp_path: Path) -> None:
+    reason = 'peer said:\n</td></tr><img src=x onerror="alert(1)"> & more'
+    files = [_file("<b>bold</b>.dcm", "failed", reason=reason, status="0xC000")]
+    document = export_html(_summary(files), tmp_path / "r.html").read_text()
+    parser = _parse(document)
+    assert parser.tags["img"] == 0 and parser.tags["b"] == 0
+    assert html.escape(reason) in document
+    assert "&lt;b&gt;bold&lt;/b&gt;.dcm" in document
+
+
+def test_html_shows_studies_and_associations_of_the_real_session(
+    real: RealSession, report: str
+) -> None:
+    studies = _section(report, "studies")
+    assert studies.count("<tr>") == len(real.summary["studies"]) + 1
+    for study in real.summary["studies"]:
+        assert study["study_uid"] in studies
+    associations = _section(report, "associations")
+    for association in real.summary["associations"]:
+        assert f"<td>{association['id']}</td>" in associations
+    assert "<b>MR Image Storage</b>: " in associations
+    assert "Abstract Syntax Not Supported" in associations
+
+
+def test_no_patient_data_unless_the_summary_has_it(
+    real: RealSession, report: str, tmp_path: Path
+) -> None:
+    assert real.patient_names
+    exported = report + export_csv(real.summary, tmp_path / "r.csv").read_text()
+    for name in real.patient_names:
+        assert name not in exported
+    assert "Patient" not in report
+    study = {"study_uid": "1.2", "destination": "PACS", "files": 1, "bytes": 100, "sent": 1,
+             "warning": 0, "failed": 0, "skipped": 0, "study_date": "20240101",
+             "modalities": ["CT"], "description": "HEAD", "patient_name": "DOE^JANE",
+             "patient_id": "P-42"}  # fmt: skip
+    with_phi = export_html(_summary([_file("a.dcm")], studies=[study]), tmp_path / "phi.html")
+    studies = _section(with_phi.read_text(), "studies")
+    assert "<th>Patient name</th>" in studies
+    assert "<td>DOE^JANE</td>" in studies and "<td>P-42</td>" in studies
+
+
+def test_two_destinations_get_a_destination_column(tmp_path: Path) -> None:
+    files = [_file("a.dcm", "failed", reason="refused", destination=d) for d in ("ONE", "TWO")]
+    document = export_html(_summary(files), tmp_path / "r.html").read_text()
+    failed = _section(document, "failed")
+    assert "<th>Destination</th>" in failed
+    assert "<td>ONE</td>" in failed and "<td>TWO</td>" in failed
+
+
+# -- a large session ---------------------------------------------------------------------
+
+
+def _large_summary(count: int) -> dict[str, Any]:
+    """``count`` files over 1,000 studies: mostly sent, some warnings, failures, skips."""
+    files = []
+    for n in range(count):
+        state = "sent"
+        if n % 50 == 1:
+            state = "warning"
+        elif n % 100 == 2:
+            state = "failed"
+        elif n % 200 == 3:
+            state = "skipped"
+        files.append(
+            _file(
+                f"/archive/P{n % 300:04d}/S{n % 1000:04d}/IMG{n:06d}.dcm",
+                state,
+                sop_instance_uid=f"2.25.{n}",
+                study_uid=f"2.25.1000{n % 1000}",
+                reason={"failed": "0xA700 out of resources", "warning": "0xB000 coercion",
+                        "skipped": "not a DICOM file"}.get(state, ""),
+                association=f"A{n // 500 + 1}",
+            )
+        )  # fmt: skip
+    return _summary(files)
+
+
+def test_a_100000_file_session_exports_in_seconds_with_a_capped_sent_list(
+    tmp_path: Path,
+) -> None:
+    summary = _large_summary(100_000)
+    started = time.perf_counter()
+    result = export_session(summary, tmp_path, "big")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5.0, f"export took {elapsed:.2f} s"
+    assert len(_read_csv(result.csv)) == 100_000
+    document = result.html.read_text()
+    sent = _section(document, "sent")
+    assert sent.count('<td class="path">') == MAX_SENT_ROWS
+    assert "big.csv" in sent
+    failed = _section(document, "failed")
+    assert failed.count('<td class="path">') == summary["totals"]["failed"]
+    assert result.html.stat().st_size < 10_000_000

@@ -18,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_sender.core.catalog import Catalog, Instance
 from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.scan import ScanProgress, add_results, iter_scan_batches
+from tui_sender.core.scan import ScannedFile, ScanProgress, add_results, iter_scan_batches
 from tui_sender.core.selection import Selection
 from tui_sender.core.session import Session, SessionOptions
 from tui_sender.core.settings import ConfigError
@@ -67,6 +67,7 @@ class SenderApp(App[int]):
         self.scan_progress: ScanProgress | None = None
         self.scanning = False
         self._dirty = False
+        self._changed_patients: set[str] = set()
         self.theme_problems: tuple[str, ...] = ()
         if demo_destination is not None:
             if demo_destination.name in self.book:
@@ -124,6 +125,11 @@ class SenderApp(App[int]):
 
     def on_scan_batch_arrived(self, message: ScanBatchArrived) -> None:
         add_results(self.catalog, message.batch.results)
+        for result in message.batch.results:
+            if isinstance(result, ScannedFile):
+                study = self.catalog.studies.get(result.instance.study_uid)
+                if study is not None:
+                    self._changed_patients.add(study.patient_key)
         self.scan_progress = message.batch.progress
         self._dirty = True
 
@@ -142,9 +148,10 @@ class SenderApp(App[int]):
         if not self._dirty:
             return
         self._dirty = False
+        changed, self._changed_patients = self._changed_patients, set()
         for screen in self.screen_stack:
             if isinstance(screen, BrowseScreen):
-                screen.catalog_grew()
+                screen.catalog_grew(changed)
 
     def scan_status_text(self) -> str:
         """For the status line."""

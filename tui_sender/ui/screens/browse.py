@@ -65,10 +65,10 @@ class BrowseScreen(Screen[None]):
 
     # -- the catalog and the selection -------------------------------------------
 
-    def catalog_grew(self) -> None:
-        """New scan results: add them to the tree and the counters."""
+    def catalog_grew(self, changed: set[str] | None = None) -> None:
+        """New scan results (for ``changed`` patients): add them to the tree."""
         tree = self.query_one(StudyTree)
-        tree.sync()
+        tree.sync(changed)
         if tree.cursor_node is None and tree.root.children:
             tree.move_cursor(tree.root.children[0])
         self.refresh_status()
@@ -83,7 +83,6 @@ class BrowseScreen(Screen[None]):
             f"{scan}  │  selected {studies} studies, {files} files, {size_text(size)}  │  "
             f"to: {chosen}"
         )
-        self.sub_title = f"{studies} studies selected"
 
     @on(Tree.NodeHighlighted)
     def _show_details(self, event: Tree.NodeHighlighted[NodeRef]) -> None:

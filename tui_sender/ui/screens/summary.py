@@ -44,6 +44,7 @@ class SummaryScreen(Screen[None]):
         self.result = result
         self.session = session
         self.summary: dict[str, Any] = result.summary
+        self.sub_title = f"session {result.session_id}"
 
     @property
     def sender(self) -> SenderApp:
@@ -65,7 +66,6 @@ class SummaryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = f"session {self.result.session_id}"
         studies = self.query_one("#summary-studies", DataTable)
         studies.add_columns(
             "date", "mod", "description", "to", "files", "sent", "warn", "failed", "skip"

@@ -93,6 +93,7 @@ class TransferScreen(Screen[None]):
         self._panels: dict[str, WorkerPanel] = {}
         self._finished_event: SessionFinished | None = None
         self._colors: dict[str, str] = {}
+        self.sub_title = "sending to " + ", ".join(t.name for t in session.targets)
 
     @property
     def sender(self) -> SenderApp:
@@ -117,7 +118,6 @@ class TransferScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._colors = palette(self.app)
-        self.sub_title = "sending to " + ", ".join(t.name for t in self.session.targets)
         self._negotiation: list[Text] = []
         self._run_session()
         self.set_interval(TICK, self._tick)

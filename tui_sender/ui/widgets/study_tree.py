@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import humanize
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -54,6 +55,12 @@ class SkippedRef:
 NodeRef = PatientRef | StudyRef | SeriesRef | SkippedRef
 
 
+def _after_icon(text: Text, prefix: Text) -> Text:
+    """Insert ``prefix`` after the expand/collapse icon of an expandable node."""
+    icon_len = 2  # "▶ " / "▼ "
+    return Text.assemble(text[:icon_len], prefix, text[icon_len:])
+
+
 def format_date(value: str) -> str:
     """DICOM DA (YYYYMMDD) as YYYY-MM-DD; anything else as it is."""
     if len(value) == 8 and value.isdigit():
@@ -66,12 +73,10 @@ def size_text(n: int) -> str:
     return humanize.naturalsize(n, format="%.1f")
 
 
-def matches(catalog: Catalog, study: Study, needle: str) -> bool:
-    """Filter: every word must appear in patient, description, modality or date."""
-    if not needle:
-        return True
+def haystack(catalog: Catalog, study: Study) -> str:
+    """The lower-case text the filter searches in for a study."""
     patient = catalog.patients.get(study.patient_key)
-    haystack = " ".join(
+    return " ".join(
         [
             patient.name if patient else "",
             patient.patient_id if patient else "",
@@ -83,7 +88,11 @@ def matches(catalog: Catalog, study: Study, needle: str) -> bool:
             " ".join(s.description for s in study.series.values()),
         ]
     ).lower()
-    return all(word in haystack for word in needle.lower().split())
+
+
+def matches(text: str, needle: str) -> bool:
+    """Filter: every word of ``needle`` appears in ``text``."""
+    return all(word in text for word in needle.lower().split())
 
 
 class StudyTree(Tree[NodeRef]):
@@ -108,6 +117,7 @@ class StudyTree(Tree[NodeRef]):
         self._studies: dict[str, TreeNode[NodeRef]] = {}
         self._skipped: TreeNode[NodeRef] | None = None
         self._colors: dict[str, str] = {}
+        self._haystacks: dict[str, str] = {}
 
     def on_mount(self) -> None:
         """Take the theme's colours for the labels, and follow theme changes."""
@@ -126,24 +136,36 @@ class StudyTree(Tree[NodeRef]):
 
     # -- building --------------------------------------------------------------
 
+    def passes(self, study: Study) -> bool:
+        """Does the study pass the filter? (Haystacks are cached per study.)"""
+        if not self.filter_text:
+            return True
+        text = self._haystacks.get(study.uid)
+        if text is None:
+            text = self._haystacks[study.uid] = haystack(self.catalog, study)
+        return matches(text, self.filter_text)
+
     def visible_studies(self, patient: Patient) -> list[Study]:
         """The patient's studies that pass the filter, newest first."""
-        studies = [
-            s for s in patient.studies.values() if matches(self.catalog, s, self.filter_text)
-        ]
+        studies = [s for s in patient.studies.values() if self.passes(s)]
         return sorted(studies, key=lambda s: (s.date, s.time), reverse=True)
 
     def rebuild(self) -> None:
         """Start over (after the filter changed)."""
+        self._haystacks.clear()
         self.clear()
         self._patients.clear()
         self._studies.clear()
         self._skipped = None
         self.sync()
 
-    def sync(self) -> None:
-        """Add what the catalog gained since the last call; refresh labels."""
-        for key, patient in self.catalog.patients.items():
+    def sync(self, changed: set[str] | None = None) -> None:
+        """Add what the catalog gained; refresh labels (of ``changed`` patients only, if given)."""
+        keys = self.catalog.patients if changed is None else changed
+        for key in keys:
+            patient = self.catalog.patients.get(key)
+            if patient is None:
+                continue
             studies = self.visible_studies(patient)
             node = self._patients.get(key)
             if not studies:
@@ -201,12 +223,7 @@ class StudyTree(Tree[NodeRef]):
     # -- labels ----------------------------------------------------------------
 
     def _patient_label(self, patient: Patient, studies: list[Study]) -> Text:
-        marks = {self.selection.study_mark(s.uid) for s in studies}
-        mark = Mark.ALL if marks == {Mark.ALL} else Mark.NONE if marks == {Mark.NONE} else Mark.SOME
         text = Text()
-        text.append(
-            f"[{mark.value}] ", style=self._c("accent", "bold") if mark is not Mark.NONE else ""
-        )
         text.append(patient.name.replace("^", " ").strip() or "(no name)", style="bold")
         if patient.patient_id:
             text.append(f"  {patient.patient_id}", style=self._c("text-muted"))
@@ -214,12 +231,8 @@ class StudyTree(Tree[NodeRef]):
         return text
 
     def study_label(self, study: Study) -> Text:
-        """``[x] 2024-03-01 CT  Chest w/o contrast   120 img  60.2 MB``."""
-        mark = self.selection.study_mark(study.uid)
+        """``2024-03-01 CT  Chest w/o contrast   120 img  60.2 MB`` (mark drawn apart)."""
         text = Text()
-        text.append(
-            f"[{mark.value}] ", style=self._c("accent", "bold") if mark is not Mark.NONE else ""
-        )
         text.append(format_date(study.date))
         text.append(f" {'/'.join(study.modalities)[:7]:<7} ", style=self._c("secondary", "bold"))
         text.append(f"{(study.description or '(no description)')[:28]:<28}")
@@ -229,10 +242,8 @@ class StudyTree(Tree[NodeRef]):
         return text
 
     def series_label(self, study: Study, series: Series) -> Text:
-        """``[x] #3 CT  Axial 2.5 mm   100 img  50.0 MB``."""
-        chosen = self.selection.series_selected(study.uid, series.uid)
+        """``#3 CT  Axial 2.5 mm   100 img  50.0 MB`` (mark drawn apart)."""
         text = Text()
-        text.append("[x] " if chosen else "[ ] ", style=self._c("accent", "bold") if chosen else "")
         number = f"#{series.number}" if series.number is not None else "#?"
         text.append(f"{number:<4} {series.modality:<3} ")
         text.append(f"{(series.description or '(no description)')[:28]:<28}")
@@ -241,23 +252,48 @@ class StudyTree(Tree[NodeRef]):
         )
         return text
 
+    def mark_of(self, ref: NodeRef | None) -> Mark | None:
+        """The selection mark of a node, read from the selection at draw time."""
+        if isinstance(ref, StudyRef):
+            return self.selection.study_mark(ref.uid)
+        if isinstance(ref, SeriesRef):
+            chosen = self.selection.series_selected(ref.study_uid, ref.uid)
+            return Mark.ALL if chosen else Mark.NONE
+        if isinstance(ref, PatientRef):
+            patient = self.catalog.patients.get(ref.key)
+            if patient is None:
+                return Mark.NONE
+            marks = {
+                self.selection.study_mark(s.uid) for s in patient.studies.values() if self.passes(s)
+            }
+            if marks == {Mark.ALL}:
+                return Mark.ALL
+            return Mark.NONE if marks <= {Mark.NONE} else Mark.SOME
+        return None
+
+    def render_label(self, node: TreeNode[NodeRef], base_style: Style, style: Style) -> Text:
+        """The label with its selection mark in front.
+
+        Marks are drawn from the selection when a line is rendered (only the
+        lines on screen are), so selecting 10,000 studies changes no labels.
+        """
+        text = super().render_label(node, base_style, style)
+        mark = self.mark_of(node.data)
+        if mark is None:
+            return text
+        chosen = mark is not Mark.NONE
+        prefix = Text(f"[{mark.value}] ", style=self._c("accent", "bold") if chosen else "")
+        return (
+            Text.assemble(prefix, text) if node.allow_expand is False else _after_icon(text, prefix)
+        )
+
     def refresh_marks(self) -> None:
-        """Redraw selection marks on every created node."""
-        for key, node in self._patients.items():
-            patient = self.catalog.patients.get(key)
-            if patient is not None:
-                node.set_label(self._patient_label(patient, self.visible_studies(patient)))
-        for uid, node in self._studies.items():
-            study = self.catalog.studies.get(uid)
-            if study is None:
-                continue
-            node.set_label(self.study_label(study))
-            for child in node.children:
-                data = child.data
-                if isinstance(data, SeriesRef):
-                    series = study.series.get(data.uid)
-                    if series is not None:
-                        child.set_label(self.series_label(study, series))
+        """Redraw the visible lines after the selection changed.
+
+        Tree caches rendered lines by a counter that only ``_invalidate``
+        bumps (textual 8); the labels themselves do not change.
+        """
+        self._invalidate()
 
     # -- actions ---------------------------------------------------------------
 
@@ -301,11 +337,7 @@ class StudyTree(Tree[NodeRef]):
 
     def visible_study_uids(self) -> list[str]:
         """Every study that passes the filter (for select all / none)."""
-        return [
-            s.uid
-            for s in self.catalog.studies.values()
-            if matches(self.catalog, s, self.filter_text)
-        ]
+        return [s.uid for s in self.catalog.studies.values() if self.passes(s)]
 
     class SelectionToggled(Message):
         """The user changed the selection in the tree."""

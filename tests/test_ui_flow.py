@@ -1,0 +1,127 @@
+"""The whole flow driven by keyboard in a headless app, against a real SCP.
+
+Scan a generated folder, select two studies with the keys a user presses,
+send to the chosen destination, then check what the SCP received and what
+the summary screen says.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.peers.pynetdicom_scp import ScriptedSCP
+from tui_sender.core.destinations import AddressBook, Destination
+from tui_sender.core.sample_data import SampleSet, generate_samples
+from tui_sender.ui.app import SenderApp
+from tui_sender.ui.screens.browse import BrowseScreen
+from tui_sender.ui.screens.summary import SummaryScreen
+from tui_sender.ui.screens.transfer import TransferScreen
+from tui_sender.ui.widgets.study_tree import StudyRef, StudyTree
+
+MR = "1.2.840.10008.5.1.4.1.1.4"
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> SampleSet:
+    return generate_samples(tmp_path_factory.mktemp("ui-samples"), profile="tiny", seed=3)
+
+
+async def wait_until(check: Callable[[], bool], pilot: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.05)
+
+
+def make_app(samples: SampleSet, tmp_path: Path, scp: ScriptedSCP) -> SenderApp:
+    destination = Destination.from_cli(scp.ae_title, "127.0.0.1", scp.port, workers=2)
+    return SenderApp(
+        [str(samples.root)],
+        book=AddressBook(tmp_path / "config.toml"),
+        logs_dir=tmp_path / "logs",
+        demo_destination=destination,
+    )
+
+
+async def test_select_two_studies_by_keyboard_send_and_read_the_summary(
+    samples: SampleSet, scp_factory: Any, tmp_path: Path
+) -> None:
+    scp: ScriptedSCP = scp_factory(rejected_sop_classes=[MR])
+    app = make_app(samples, tmp_path, scp)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: not app.scanning and app.catalog.studies, pilot)
+        await pilot.pause(0.3)
+        tree = app.screen.query_one(StudyTree)
+        assert isinstance(app.screen, BrowseScreen)
+        # Open the first patient and select its two studies, one by one.
+        await pilot.press("right", "down", "space", "down", "space")
+        chosen = app.selection.study_uids
+        assert len(chosen) == 2
+        patient = tree.cursor_node.parent  # type: ignore[union-attr]
+        assert patient is not None
+        assert {c.data.uid for c in patient.children if isinstance(c.data, StudyRef)} == set(chosen)
+        expected = {i.sop_instance_uid for i in app.selection.instances()}
+        mr_files = {i.sop_instance_uid for i in app.selection.instances() if i.sop_class_uid == MR}
+
+        await pilot.press("s")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(lambda: isinstance(app.screen, TransferScreen | SummaryScreen), pilot)
+        await wait_until(lambda: isinstance(app.screen, SummaryScreen), pilot, timeout=60)
+        summary_screen = app.screen
+        assert isinstance(summary_screen, SummaryScreen)
+
+        received = set(scp.stored())
+        assert received == expected - mr_files
+        totals = summary_screen.summary["totals"]
+        assert totals["sent"] == len(received)
+        assert totals["failed"] == len(mr_files)
+        headline = str(summary_screen.query_one("#summary-headline").render())
+        assert f"{len(received)} sent" in headline
+        assert f"{len(mr_files)} failed" in headline
+        failed_table = summary_screen.query_one("#summary-failed")
+        assert failed_table.row_count == len(mr_files)  # type: ignore[attr-defined]
+
+        # x exports the record and says where.
+        await pilot.press("x")
+        await pilot.pause(0.3)
+        where = str(summary_screen.query_one("#summary-where").render())
+        assert "HTML report" in where and ".csv" in where
+        assert list((tmp_path / "logs").glob("*.html"))
+
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, BrowseScreen)
+
+
+async def test_cancel_stops_within_a_second_even_with_a_slow_scp(
+    samples: SampleSet, scp_factory: Any, tmp_path: Path
+) -> None:
+    scp: ScriptedSCP = scp_factory(sleep=5.0)
+    app = make_app(samples, tmp_path, scp)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: not app.scanning and app.catalog.studies, pilot)
+        await pilot.press("a", "s")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(lambda: isinstance(app.screen, TransferScreen), pilot)
+        await wait_until(lambda: len(scp.received) >= 1, pilot)
+        await pilot.press("c")
+        await pilot.pause(0.1)
+        started = time.monotonic()
+        await pilot.press("y")
+        await wait_until(lambda: isinstance(app.screen, SummaryScreen), pilot, timeout=10)
+        took = time.monotonic() - started
+        assert took < 2.0, f"cancel took {took:.2f} s"
+        summary = app.screen.summary  # type: ignore[attr-defined]
+        assert summary["cancelled"] is True
+        assert summary["totals"]["failed"] == summary["totals"]["found"] - summary["totals"]["sent"]
+        # Let the new screen finish mounting before the app is torn down
+        # (Textual's Header updates its title in a deferred callback).
+        await pilot.pause(0.2)

@@ -1,0 +1,547 @@
+"""The add/edit form of one destination, as a modal that returns it (or None).
+
+Problems are shown next to the field they concern, as the user types, and
+listed again above the buttons when Save is refused, because on an 80x24
+terminal the field at fault may be scrolled out of view. The form never
+saves anything itself: the address book screen adds or replaces the
+returned :class:`Destination` and writes the file.
+
+Fields start "untouched" in a new form, so an empty form is not a wall of
+red: their problems appear once the field changes or Save is tried. An
+existing destination shows its problems at once (a hand-edited file may
+hold a bad value that only :meth:`Destination.validate` notices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, fields, replace
+from typing import Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import DescendantFocus
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from tui_sender.core.destinations import DecompressPolicy, Destination
+
+FieldKind = Literal["text", "int", "float", "password", "switch", "choice"]
+
+DISCARD_AGAIN_SECONDS = 3.0
+"""A second escape within this time discards a changed form (one stray escape must not)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One input of the form, bound to the :class:`Destination` attribute ``key``."""
+
+    key: str
+    label: str
+    kind: FieldKind
+    hint: str
+    """Shown under the fields while this one has focus: what the value means to a PACS."""
+    placeholder: str = ""
+    """Greyed text in an empty input; for a switch, the words beside its box when on and
+    off, separated by ``|`` (the state is spelt out: a box's colour alone is easy to miss
+    on a poor terminal)."""
+
+
+SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
+    (
+        "Destination",
+        (
+            FieldSpec(
+                "name",
+                "Name",
+                "text",
+                "What you choose it by; unique in the address book.",
+                "e.g. MAIN-PACS",
+            ),
+            FieldSpec(
+                "ae_title",
+                "Called AE",
+                "text",
+                "The PACS's AE title: 1 to 16 ASCII characters, no backslash.",
+                "e.g. ORTHANC",
+            ),
+            FieldSpec(
+                "host",
+                "Host",
+                "text",
+                "Host name or IP address of the PACS.",
+                "e.g. pacs.example.org or 10.0.0.5",
+            ),
+            FieldSpec("port", "Port", "int", "TCP port of its DICOM service (often 104 or 11112)."),
+            FieldSpec(
+                "calling_ae",
+                "Calling AE",
+                "text",
+                "Our AE title as the PACS sees it; many PACS accept only registered ones.",
+            ),
+            FieldSpec("workers", "Workers", "int", "Parallel associations during a send, 1 to 32."),
+            FieldSpec(
+                "decompress",
+                "Decompress",
+                "choice",
+                "When the PACS rejects a file's compressed syntax: may it be sent decompressed?",
+            ),
+            FieldSpec(
+                "description", "Description", "text", "Free text: site, department, contact."
+            ),
+        ),
+    ),
+    (
+        "Security (TLS)",
+        (
+            FieldSpec(
+                "tls",
+                "TLS",
+                "switch",
+                "Connect with TLS; never falls back to plain TCP.",
+                "yes: connect with TLS|no: plain TCP",
+            ),
+            FieldSpec(
+                "ca_file",
+                "CA file",
+                "text",
+                "PEM bundle of CAs that signed the server certificate.",
+                "empty: the system trust store",
+            ),
+            FieldSpec(
+                "client_cert",
+                "Client cert",
+                "text",
+                "PEM client certificate for mutual TLS (may hold the key too).",
+                "empty: none",
+            ),
+            FieldSpec(
+                "client_key",
+                "Client key",
+                "text",
+                "PEM private key of the client certificate, when in a separate file.",
+                "empty: in the certificate file",
+            ),
+            FieldSpec(
+                "client_key_password",
+                "Key password",
+                "password",
+                "Password of an encrypted client key; kept in the config file (mode 0600).",
+                "empty: the key is not encrypted",
+            ),
+            FieldSpec(
+                "verify_hostname",
+                "Check name",
+                "switch",
+                "Check that the server certificate names the host (or the server name).",
+                "yes: the certificate must name the host|no: any name (less safe)",
+            ),
+            FieldSpec(
+                "server_name",
+                "Server name",
+                "text",
+                "Name expected in the server certificate, sent as SNI.",
+                "empty: the host",
+            ),
+        ),
+    ),
+    (
+        "Timeouts and limits",
+        (
+            FieldSpec(
+                "connect_timeout", "Connect (s)", "float", "Seconds to wait for the TCP connection."
+            ),
+            FieldSpec(
+                "acse_timeout",
+                "ACSE (s)",
+                "float",
+                "Seconds to wait for the answer to an association request or release.",
+            ),
+            FieldSpec(
+                "dimse_timeout",
+                "DIMSE (s)",
+                "float",
+                "Seconds to wait for a C-STORE/C-ECHO response (covers sending a big file).",
+            ),
+            FieldSpec(
+                "network_timeout",
+                "Idle (s)",
+                "float",
+                "Seconds an association may sit idle before it is aborted.",
+            ),
+            FieldSpec("max_pdu", "Max PDU", "int", "Largest PDU we accept, in bytes; 0: no limit."),
+        ),
+    ),
+)
+
+ALL_FIELDS: tuple[FieldSpec, ...] = tuple(spec for _, specs in SECTIONS for spec in specs)
+
+DECOMPRESS_CHOICES: tuple[tuple[str, DecompressPolicy], ...] = (
+    ("never: send as is or fail the file", DecompressPolicy.NEVER),
+    ("lossless files only", DecompressPolicy.LOSSLESS),
+    ("lossless and lossy files", DecompressPolicy.LOSSY),
+)
+
+_PROBLEM_PREFIXES: tuple[tuple[str, str], ...] = tuple(
+    sorted(
+        [(spec.key, spec.key) for spec in ALL_FIELDS]
+        + [("AE title", "ae_title"), ("calling AE title", "calling_ae")],
+        key=lambda pair: len(pair[0]),
+        reverse=True,
+    )
+)
+"""Message prefix -> field: :meth:`Destination.validate` starts each message with what it is
+about ("AE title ...", "port ...", "client_key ..."); the longest prefix wins."""
+
+
+def field_of_problem(problem: str) -> str | None:
+    """The field a validation message is about, or None when it concerns several."""
+    for prefix, key in _PROBLEM_PREFIXES:
+        if problem.startswith(prefix + " "):
+            return key
+    return None
+
+
+class _FieldScroll(VerticalScroll, can_focus=False):
+    """The scrolling field list; Tab goes to the fields, never to the container itself."""
+
+
+class DestinationForm(ModalScreen[Destination | None]):
+    """Add a destination (``original`` None) or edit one; dismisses with the result."""
+
+    DEFAULT_CSS = """
+    DestinationForm {
+        align: center middle;
+    }
+    DestinationForm #form-dialog {
+        width: 100%;
+        max-width: 96;
+        height: 100%;
+        max-height: 36;
+        border: round $primary;
+        border-title-color: $text;
+        border-title-style: bold;
+        border-subtitle-color: $text-muted;
+        background: $panel;
+        padding: 0 1;
+    }
+    DestinationForm #form-fields {
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    DestinationForm .form-section {
+        color: $text-muted;
+        text-style: bold;
+        margin-top: 1;
+    }
+    DestinationForm .form-section.-first {
+        margin-top: 0;
+    }
+    DestinationForm .form-row {
+        height: auto;
+    }
+    DestinationForm .form-label {
+        width: 14;
+        color: $text-muted;
+    }
+    DestinationForm .form-row:focus-within .form-label {
+        color: $text;
+        background: $primary 40%;
+        text-style: bold;
+    }
+    DestinationForm .form-row.-invalid .form-label {
+        color: $error;
+    }
+    DestinationForm .form-row Input, DestinationForm .form-row Select {
+        width: 1fr;
+    }
+    DestinationForm .form-problem {
+        color: $error;
+        padding-left: 14;
+        display: none;
+    }
+    DestinationForm .form-problem.-shown {
+        display: block;
+    }
+    DestinationForm #form-hint {
+        color: $text-muted;
+        text-style: italic;
+        height: auto;
+    }
+    DestinationForm #form-problems {
+        color: $error;
+        height: auto;
+        max-height: 4;
+        display: none;
+    }
+    DestinationForm #form-problems.-shown {
+        display: block;
+    }
+    DestinationForm #form-buttons {
+        height: auto;
+        align-horizontal: right;
+    }
+    DestinationForm #form-buttons Button {
+        margin-left: 2;
+    }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="form-save", tooltip="Save this destination"),
+        Binding("escape", "cancel", "Cancel", id="form-cancel", tooltip="Close without saving"),
+    ]
+
+    def __init__(
+        self,
+        original: Destination | None,
+        *,
+        taken_names: Collection[str],
+        template: Destination | None = None,
+    ) -> None:
+        """``taken_names``: names already in the book; ``template``: values for a new one."""
+        super().__init__()
+        self.original = original
+        self.taken_names = frozenset(taken_names) - ({original.name} if original else set())
+        self.start = original or template or Destination(name="", ae_title="", host="", port=104)
+        self.problems: dict[str, list[str]] = {}
+        """Current problems by field key ("" for those about no single field)."""
+        self.save_attempted = original is not None
+        self._initial = self._values_of(self.start)
+        self._escape_pending = False
+
+    # -- layout ------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-dialog") as dialog:
+            dialog.border_title = (
+                f"Edit destination {self.original.name}" if self.original else "Add a destination"
+            )
+            dialog.border_subtitle = "tab: next field · ctrl+s: save · esc: cancel"
+            with _FieldScroll(id="form-fields"):
+                for index, (title, specs) in enumerate(SECTIONS):
+                    yield Static(title, classes="form-section" + (" -first" if index == 0 else ""))
+                    for spec in specs:
+                        with Horizontal(classes="form-row", id=f"row-{spec.key}"):
+                            yield Label(spec.label, classes="form-label")
+                            yield self._widget_for(spec)
+                        yield Static("", id=f"problem-{spec.key}", classes="form-problem")
+            yield Static("", id="form-hint", markup=False)
+            yield Static("", id="form-problems", markup=False)
+            with Horizontal(id="form-buttons"):
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def _widget_for(self, spec: FieldSpec) -> Widget:
+        value = getattr(self.start, spec.key)
+        widget_id = f"field-{spec.key}"
+        if spec.kind == "switch":
+            return Checkbox(
+                _switch_label(spec, bool(value)), bool(value), id=widget_id, compact=True
+            )
+        if spec.kind == "choice":
+            return Select(
+                list(DECOMPRESS_CHOICES),
+                value=DecompressPolicy(value),
+                allow_blank=False,
+                id=widget_id,
+                compact=True,
+            )
+        restrict = {"int": "integer", "float": "number"}.get(spec.kind, "text")
+        return Input(
+            _text_of(value),
+            placeholder=spec.placeholder,
+            type=restrict,  # type: ignore[arg-type]
+            password=spec.kind == "password",
+            id=widget_id,
+            compact=True,
+            valid_empty=True,
+        )
+
+    def on_mount(self) -> None:
+        self.query_one("#field-name", Input).focus()
+        self.check()
+
+    # -- reading the fields --------------------------------------------------------
+
+    def _values_of(self, destination: Destination) -> dict[str, object]:
+        return {f.name: getattr(destination, f.name) for f in fields(destination)}
+
+    def _raw(self, spec: FieldSpec) -> object:
+        widget = self.query_one(f"#field-{spec.key}")
+        if isinstance(widget, Checkbox):
+            return widget.value
+        if isinstance(widget, Select):
+            return widget.value
+        assert isinstance(widget, Input)
+        return widget.value
+
+    def read(self) -> tuple[Destination, dict[str, list[str]]]:
+        """The destination the fields describe, and every problem with it, by field.
+
+        A field that does not parse keeps its starting value in the returned
+        destination, so the other fields can still be checked.
+        """
+        values = self._values_of(self.start)
+        problems: dict[str, list[str]] = {}
+        for spec in ALL_FIELDS:
+            raw = self._raw(spec)
+            try:
+                values[spec.key] = _parse(spec, raw)
+            except ValueError as exc:
+                problems.setdefault(spec.key, []).append(str(exc))
+        destination = replace(self.start, **values)  # type: ignore[arg-type]
+        for problem in destination.validate():
+            key = field_of_problem(problem)
+            if key in problems:
+                continue  # the parse error says it better than the fallback value's check
+            problems.setdefault(key or "", []).append(problem)
+        if destination.name in self.taken_names:
+            problems.setdefault("name", []).append(
+                f"a destination named {destination.name!r} already exists"
+            )
+        return destination, problems
+
+    def changed_fields(self) -> set[str]:
+        """Keys whose widget differs from the starting value (what the user touched)."""
+        changed: set[str] = set()
+        for spec in ALL_FIELDS:
+            raw = self._raw(spec)
+            start = self._initial[spec.key]
+            if spec.kind in ("switch", "choice"):
+                if raw != start:
+                    changed.add(spec.key)
+            elif raw != _text_of(start):
+                changed.add(spec.key)
+        return changed
+
+    # -- showing problems -------------------------------------------------------------
+
+    def check(self) -> Destination:
+        """Re-read the fields and show the problems of the fields that should show them."""
+        destination, self.problems = self.read()
+        visible = None if self.save_attempted else self.changed_fields()
+        for spec in ALL_FIELDS:
+            messages = self.problems.get(spec.key, [])
+            shown = messages if visible is None or spec.key in visible else []
+            box = self.query_one(f"#problem-{spec.key}", Static)
+            box.update("\n".join(f"✗ {m}" for m in shown))
+            box.set_class(bool(shown), "-shown")
+            self.query_one(f"#row-{spec.key}").set_class(bool(shown), "-invalid")
+        summary = self.query_one("#form-problems", Static)
+        count = sum(len(m) for m in self.problems.values())
+        if self.save_attempted and count:
+            general = self.problems.get("", [])
+            lines = [f"Not saved: {count} problem{'s' if count != 1 else ''} to fix (marked ✗)."]
+            lines += [f"✗ {m}" for m in general]
+            summary.update("\n".join(lines))
+        summary.set_class(self.save_attempted and count > 0, "-shown")
+        return destination
+
+    def _show_hint(self, spec_key: str) -> None:
+        spec = next((s for s in ALL_FIELDS if s.key == spec_key), None)
+        self.query_one("#form-hint", Static).update(spec.hint if spec else "")
+
+    # -- events -------------------------------------------------------------------
+
+    @on(Checkbox.Changed)
+    def _switch_changed(self, event: Checkbox.Changed) -> None:
+        spec = next(s for s in ALL_FIELDS if f"field-{s.key}" == event.checkbox.id)
+        event.checkbox.label = _switch_label(spec, event.value)
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    def _field_changed(self) -> None:
+        self._escape_pending = False
+        if self.is_mounted:
+            self.check()
+
+    @on(Input.Submitted)
+    def _next_field(self) -> None:
+        """Enter in a text field moves on, like Tab; Save is explicit (ctrl+s or the button)."""
+        self.focus_next()
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        widget_id = event.widget.id or ""
+        if widget_id.startswith("field-"):
+            self._show_hint(widget_id.removeprefix("field-"))
+        elif widget_id == "save":
+            self.query_one("#form-hint", Static).update("Enter saves the destination.")
+        elif widget_id == "cancel":
+            self.query_one("#form-hint", Static).update("Enter closes without saving.")
+
+    @on(Button.Pressed, "#save")
+    def _save_pressed(self) -> None:
+        self.action_save()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)
+
+    # -- actions ------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        """Return the destination, or refuse and point at the first problem."""
+        self.save_attempted = True
+        destination = self.check()
+        if not self.problems:
+            self.dismiss(destination)
+            return
+        first = next((s.key for s in ALL_FIELDS if s.key in self.problems), None)
+        if first is not None:
+            self.query_one(f"#field-{first}").focus()
+        self.app.bell()
+
+    def action_cancel(self) -> None:
+        """Close without saving; a changed form needs a second escape."""
+        if not self.changed_fields() or self._escape_pending:
+            self.dismiss(None)
+            return
+        self._escape_pending = True
+        self.query_one("#form-hint", Static).update(
+            "You changed this destination: press escape again to discard the changes."
+        )
+        self.set_timer(DISCARD_AGAIN_SECONDS, self._forget_escape)
+
+    def _forget_escape(self) -> None:
+        self._escape_pending = False
+
+
+def _switch_label(spec: FieldSpec, on: bool) -> str:
+    """The words beside a switch for its state ("yes: ..." or "no: ...")."""
+    when_on, _, when_off = spec.placeholder.partition("|")
+    return when_on if on else when_off
+
+
+def _text_of(value: object) -> str:
+    """How a field value shows in a text input: ``30.0`` as ``30``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _parse(spec: FieldSpec, raw: object) -> object:
+    """The typed value of a field; ``ValueError`` with a message naming the field."""
+    if spec.kind == "switch":
+        return bool(raw)
+    if spec.kind == "choice":
+        if not isinstance(raw, DecompressPolicy):
+            raise ValueError(f"{spec.key}: choose one of never, lossless, lossy")
+        return raw
+    text = str(raw).strip()
+    if spec.kind in ("int", "float") and not text:
+        raise ValueError(f"{spec.key} must not be empty")
+    if spec.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{spec.key} must be a whole number, got {text!r}") from None
+    if spec.kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{spec.key} must be a number of seconds, got {text!r}") from None
+    return str(raw)

@@ -1,4 +1,4 @@
-"""Our C-STORE bytes on the wire are exactly pynetdicom's own encoding.
+"""Our C-STORE and C-ECHO bytes on the wire are exactly pynetdicom's own encoding.
 
 The data path bypasses pynetdicom's DUL queues for speed (see link.py), so
 these tests pin it to pynetdicom's encoder: same command set, same P-DATA-TF
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from pydicom.uid import UID
-from pynetdicom.dimse_messages import C_STORE_RQ, C_STORE_RSP
-from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.dimse_messages import C_ECHO_RQ, C_ECHO_RSP, C_STORE_RQ, C_STORE_RSP
+from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.pdu import P_DATA_TF
 
 from tui_sender.core import wire
 from tui_sender.core.events import ContextResult
-from tui_sender.core.link import Link, LinkBroken, LinkSettings
+from tui_sender.core.link import FailureKind, Link, LinkBroken, LinkSettings
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -250,3 +250,95 @@ def test_decode_command_roundtrip_of_pynetdicom_response() -> None:
 def test_decode_command_rejects_truncation() -> None:
     with pytest.raises(wire.CommandDecodeError):
         wire.decode_command(b"\x00\x00\x00\x09\x02\x00\x00\x00\x01")
+
+
+# -- C-ECHO ----------------------------------------------------------------------------
+
+
+VERIFICATION = "1.2.840.10008.1.1"
+
+
+def pynetdicom_c_echo_pdus(message_id: int, context_id: int, max_pdu: int) -> bytes:
+    """What pynetdicom's ``send_c_echo`` puts on the wire."""
+    primitive = C_ECHO()
+    primitive.MessageID = message_id
+    primitive.AffectedSOPClassUID = UID(VERIFICATION)
+    message = C_ECHO_RQ()
+    message.primitive_to_message(primitive)
+    out = b""
+    for pdata in message.encode_msg(context_id, max_pdu):
+        pdu = P_DATA_TF()
+        pdu.from_primitive(pdata)
+        out += pdu.encode()
+    return out
+
+
+def pynetdicom_c_echo_rsp(message_id: int, status: int) -> bytes:
+    primitive = C_ECHO()
+    primitive.MessageIDBeingRespondedTo = message_id
+    primitive.AffectedSOPClassUID = UID(VERIFICATION)
+    primitive.Status = status
+    message = C_ECHO_RSP()
+    message.primitive_to_message(primitive)
+    pdu = P_DATA_TF()
+    pdu.from_primitive(next(message.encode_msg(1, 16384)))
+    return pdu.encode()
+
+
+@pytest.mark.parametrize("max_pdu", [0, 40, 4096, 16382])
+@pytest.mark.parametrize("message_id", [1, 7, 0xFFFF])
+def test_c_echo_rq_matches_pynetdicom(message_id: int, max_pdu: int) -> None:
+    """Command set and its P-DATA framing, byte for byte (40: the command is fragmented)."""
+    ours = wire.encode_command_pdus(3, wire.encode_c_echo_rq(message_id), max_pdu)
+    assert ours == pynetdicom_c_echo_pdus(message_id, 3, max_pdu)
+
+
+def _make_echo_link() -> tuple[Link, socket.socket]:
+    ours, peer = socket.socketpair()
+    peer.settimeout(5)
+    contexts = (
+        ContextResult(1, CT, EXPLICIT, True, "Accepted"),
+        ContextResult(3, VERIFICATION, EXPLICIT, False, "User Rejected"),
+        ContextResult(5, VERIFICATION, "1.2.840.10008.1.2", True, "Accepted"),
+    )
+    settings = LinkSettings("127.0.0.1", 104, "PEER", "US", dimse_timeout=5, network_timeout=5)
+    return Link(ours, settings, 16382, contexts), peer
+
+
+def test_echo_goes_on_the_accepted_verification_context_and_returns_the_status() -> None:
+    link, peer = _make_echo_link()
+    link.next_message_id()  # a C-STORE went first: the echo is message 2
+    expected = pynetdicom_c_echo_pdus(2, 5, 16382)
+    wire_bytes, status = _exchange(
+        link, peer, len(expected), link.echo, pynetdicom_c_echo_rsp(2, 0x0110)
+    )
+    assert wire_bytes == expected
+    assert status == 0x0110
+    assert not link.closed
+    peer.close()
+
+
+def test_echo_answered_with_a_store_response_breaks_the_link() -> None:
+    link, peer = _make_echo_link()
+    expected_len = len(pynetdicom_c_echo_pdus(1, 5, 16382))
+    with pytest.raises(LinkBroken, match="instead of a C-ECHO response") as caught:
+        _exchange(link, peer, expected_len, link.echo, pynetdicom_c_store_rsp(1, 0))
+    assert caught.value.kind is FailureKind.PROTOCOL
+    assert link.closed
+    peer.close()
+
+
+def test_echo_aborted_by_the_peer() -> None:
+    link, peer = _make_echo_link()
+    expected_len = len(pynetdicom_c_echo_pdus(1, 5, 16382))
+    with pytest.raises(LinkBroken, match="aborted") as caught:
+        _exchange(link, peer, expected_len, link.echo, wire.abort_pdu(2, 0))
+    assert caught.value.kind is FailureKind.ABORTED
+    peer.close()
+
+
+def test_echo_without_verification_is_a_programming_error() -> None:
+    link, peer = _make_link(16384)
+    with pytest.raises(ValueError, match="Verification"):
+        link.echo()
+    peer.close()

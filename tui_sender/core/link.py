@@ -16,6 +16,12 @@ this module moves the bytes itself, on a plain blocking socket:
 * it never sets TCP_NODELAY, so each small C-STORE waits ~40 ms for a
   delayed ACK.
 
+It is the only way the product associates: sending (C-STORE), echo (C-ECHO)
+and probing (which contexts a destination accepts) all go through
+:func:`open_link`, so they connect, handle TLS and fail the same way, with
+one :class:`FailureKind` taxonomy and one set of messages written for the
+administrator who has to fix the configuration.
+
 A :class:`Link` is owned by one thread. The only call another thread may make
 is :meth:`Link.interrupt`, which shuts the socket so a blocked send or
 receive returns at once (the cancel path).
@@ -30,7 +36,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -54,6 +60,8 @@ IMPLEMENTATION_VERSION = "TUI_SENDER_010"
 MAX_CONTEXTS = 128
 BATCH_BYTES = 1 << 20
 """Data bytes read and sent per system call pair when streaming a file."""
+MAX_PDU_BYTES = 64 * 1024 * 1024
+"""A larger PDU length from the peer means it is not speaking DICOM to us."""
 
 _CONTEXT_RESULTS = {
     0: "Accepted",
@@ -63,19 +71,38 @@ _CONTEXT_RESULTS = {
     4: "Transfer Syntax(es) Not Supported",
 }
 
+_TLS_RECORD_TYPES = frozenset({0x14, 0x15, 0x16, 0x17})
+"""First byte of a TLS record (change cipher spec, alert, handshake, data): a TLS server's
+answer to a plain association request. DICOM PDU types are 0x01 to 0x07."""
+
 
 class FailureKind(StrEnum):
-    """Why an association could not be established."""
+    """Why talking to a destination failed: one taxonomy for send, echo and probe.
+
+    Coarse enough to decide on retries (:attr:`AssociationError.retryable`);
+    the message that comes with it says what to check.
+    """
 
     UNREACHABLE = "unreachable"
+    """No TCP connection: refused, no route, unknown host."""
     TIMEOUT = "timeout"
+    """A wait ran out: TCP connect, association answer, DIMSE response."""
     REJECTED_PERMANENT = "rejected_permanent"
+    """A-ASSOCIATE-RJ with result 1: a configuration must change first."""
     REJECTED_TRANSIENT = "rejected_transient"
+    """A-ASSOCIATE-RJ with result 2: busy, too many associations."""
     ABORTED = "aborted"
     PROTOCOL = "protocol"
+    """The peer closed the connection or sent something that is not the expected DICOM."""
     TLS = "tls"
+    """TLS could not be set up (handshake, certificate, files) or the two sides disagree on it."""
     NO_CONTEXTS = "no_contexts"
+    """Associated, but none of the proposed presentation contexts was accepted."""
     CANCELLED = "cancelled"
+    BAD_STATUS = "bad_status"
+    """Associated, but the peer answered the C-ECHO with a non-success status."""
+    INVALID_DESTINATION = "invalid_destination"
+    """The destination's settings cannot work (AE title too long, ...): nothing was dialled."""
 
 
 _RETRYABLE = {
@@ -87,16 +114,45 @@ _RETRYABLE = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An A-ASSOCIATE-RJ as received: result, source and reason codes (PS3.8 Table 9-21)."""
+
+    result: int
+    """1: permanent, 2: transient."""
+    source: int
+    """1: service user (the PACS), 2: ACSE provider, 3: presentation provider."""
+    reason: int
+    """Meaning depends on ``source``: (1, 3) calling AE title not recognised, ..."""
+
+    @property
+    def permanent(self) -> bool:
+        """True when retrying will not help until someone changes a configuration."""
+        return self.result != 2
+
+
 class AssociationError(Exception):
-    """The association was not established; ``message`` tells the admin what to do."""
+    """Talking to the destination failed; ``message`` tells the admin what to do.
+
+    Raised by :func:`open_link` when no association could be established;
+    :mod:`tui_sender.core.echo` also reports a failed C-ECHO with one, so the
+    CLI, the TUI and the session log show every failure the same way.
+    """
 
     def __init__(
-        self, kind: FailureKind, message: str, contexts: tuple[ContextResult, ...] = ()
+        self,
+        kind: FailureKind,
+        message: str,
+        contexts: tuple[ContextResult, ...] = (),
+        rejection: Rejection | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.contexts = contexts
+        """For ``NO_CONTEXTS``: every proposed context as the peer answered it."""
+        self.rejection = rejection
+        """For ``REJECTED_*``: the A-ASSOCIATE-RJ codes."""
 
     @property
     def retryable(self) -> bool:
@@ -105,7 +161,27 @@ class AssociationError(Exception):
 
 
 class LinkBroken(Exception):
-    """The association died mid-operation: the outcome of the in-flight C-STORE is unknown."""
+    """The association died mid-operation: the outcome of the in-flight request is unknown.
+
+    ``kind`` says how: ``TIMEOUT``, ``CANCELLED`` (:meth:`Link.interrupt`),
+    ``ABORTED`` (A-ABORT or connection lost) or ``PROTOCOL`` (a response that
+    does not fit the request).
+    """
+
+    def __init__(self, message: str, kind: FailureKind = FailureKind.ABORTED) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class _ForeignBytes(LinkBroken):
+    """The peer sent bytes that cannot start a DICOM PDU."""
+
+    def __init__(self, header: bytes) -> None:
+        super().__init__(
+            f"the peer sent bytes that are not DICOM (starting {header[:2].hex(' ')})",
+            FailureKind.PROTOCOL,
+        )
+        self.header = header
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,18 +195,26 @@ class LinkSettings:
     max_pdu: int = 65536
     """Our Maximum Length Received: the largest P-DATA the peer may send us."""
     connect_timeout: float = 10.0
+    """Longest wait for the TCP connection, and then for the TLS handshake."""
     acse_timeout: float = 30.0
+    """Longest wait for the answer to an association or release request."""
     dimse_timeout: float = 60.0
-    """Longest wait for a C-STORE response after the last byte was sent."""
+    """Longest wait for a C-STORE or C-ECHO response after the last byte was sent."""
     network_timeout: float = 60.0
     """Longest a single write may block (a stalled peer that stopped reading)."""
     tls_context: ssl.SSLContext | None = None
     tls_server_name: str | None = None
 
     @property
+    def address(self) -> str:
+        """``host:port``, an IPv6 address in brackets, for messages."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
     def peer(self) -> str:
         """``AE@host:port``, for messages."""
-        return f"{self.called_ae}@{self.host}:{self.port}"
+        return f"{self.called_ae}@{self.address}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,58 +226,142 @@ class StoreReply:
     offending_elements: str
 
 
-def _reject_message(result: int, source: int, reason: int, settings: LinkSettings) -> str:
-    kind = "permanently" if result == 1 else "temporarily" if result == 2 else "(invalid result)"
+# -- what went wrong, in words an administrator can act on -------------------------------------
+
+
+def _reject_message(rejection: Rejection, settings: LinkSettings) -> str:
+    how = {1: "permanently", 2: "transiently"}.get(rejection.result, "")
+    calling, called = settings.calling_ae, settings.called_ae
     texts = {
-        (1, 1): "no reason given",
-        (1, 2): "application context name not supported",
+        (1, 1): (
+            "no reason given",
+            f"most often our calling AE title {calling!r} or this computer's address is not "
+            "registered there: check the PACS log or ask its administrator",
+        ),
+        (1, 2): ("application context name not supported", "is it a DICOM service?"),
         (1, 3): (
-            f"calling AE title {settings.calling_ae!r} not recognised by the PACS: ask its "
-            "administrator to register it, or use the calling AE title it expects (-c)"
+            f"calling AE title {calling!r} not recognised",
+            f"ask the PACS administrator to register our calling AE title {calling!r} (and "
+            "this computer's address), or use a calling AE title it knows",
         ),
         (1, 7): (
-            f"called AE title {settings.called_ae!r} not recognised by the PACS: check the "
-            "destination's AE title (-a)"
+            f"called AE title {called!r} not recognised",
+            "check the destination's AE title: the PACS does not answer to that name",
         ),
-        (2, 1): "no reason given (DUL service provider, ACSE)",
-        (2, 2): "protocol version not supported",
-        (3, 1): "temporary congestion at the PACS: will retry",
-        (3, 2): "the PACS's association limit is reached: will retry; consider fewer workers (-t)",
+        (2, 1): ("no reason given by its DICOM stack", "check the PACS log"),
+        (2, 2): (
+            "protocol version not supported",
+            "it does not speak DICOM upper layer protocol version 1",
+        ),
+        (3, 1): ("temporary congestion", "the PACS is busy: try again later"),
+        (3, 2): (
+            "its association limit is reached",
+            "try again later, or use fewer workers",
+        ),
     }
-    text = texts.get((source, reason), f"source {source}, reason {reason}")
-    return f"association {kind} rejected by {settings.peer}: {text}"
+    what, hint = texts.get(
+        (rejection.source, rejection.reason),
+        (f"source {rejection.source}, reason {rejection.reason}", "check the PACS log"),
+    )
+    rejected = f"{how} rejected" if how else f"rejected (result {rejection.result})"
+    return f"association {rejected} by {settings.peer}: {what}: {hint}"
 
 
-def _describe_os_error(exc: OSError, settings: LinkSettings) -> tuple[FailureKind, str]:
-    where = f"{settings.host}:{settings.port}"
-    if isinstance(exc, socket.timeout | TimeoutError):
-        return FailureKind.TIMEOUT, (
+def _connect_failure(exc: OSError, settings: LinkSettings) -> AssociationError:
+    where = settings.address
+    if isinstance(exc, TimeoutError):
+        return AssociationError(
+            FailureKind.TIMEOUT,
             f"no TCP connection to {where} within {settings.connect_timeout:g} s: is the host "
-            "up and the port open in the firewall?"
+            "up and the address right, or is a firewall dropping the connection?",
         )
     if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
-        return FailureKind.UNREACHABLE, (
-            f"connection refused by {where}: nothing is listening there; is the PACS running "
-            "and is the port right?"
+        return AssociationError(
+            FailureKind.UNREACHABLE,
+            f"connection refused: nothing is listening on {where}: is the PACS running, is the "
+            "port right?",
         )
     if isinstance(exc, socket.gaierror):
-        return FailureKind.UNREACHABLE, f"cannot resolve host {settings.host!r}: {exc.strerror}"
-    return FailureKind.UNREACHABLE, f"cannot connect to {where}: {exc.strerror or exc}"
-
-
-def _tls_message(exc: Exception, settings: LinkSettings) -> str:
-    where = f"{settings.host}:{settings.port}"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"TLS certificate of {where} rejected: {exc.verify_message}: check the destination's "
-            "CA file and host name (no plain-TCP fallback)"
+        return AssociationError(
+            FailureKind.UNREACHABLE,
+            f"cannot resolve the host name {settings.host!r} ({exc.strerror}): check its "
+            "spelling or the DNS settings",
         )
-    if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake with {where} failed: {exc.reason or exc} (no plain-TCP fallback)"
-    return (
-        f"TLS handshake with {where} failed: {exc}: is this a DICOM TLS port? "
-        "(no plain-TCP fallback)"
+    return AssociationError(
+        FailureKind.UNREACHABLE,
+        f"cannot reach {where} ({exc.strerror or exc}): check the host address, the network "
+        "route or VPN",
     )
+
+
+def _tls_failure(exc: OSError, settings: LinkSettings) -> AssociationError:
+    where = settings.address
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        text = (
+            f"the TLS certificate of {where} was not accepted ({exc.verify_message}): check the "
+            "destination's CA file, server name and the server's certificate"
+        )
+    elif isinstance(exc, TimeoutError):
+        text = (
+            f"no TLS handshake from {where} within {settings.connect_timeout:g} s: is this a "
+            "DICOM TLS port? A plain DICOM port waits silently for the rest of the request"
+        )
+    elif isinstance(exc, ssl.SSLError) and exc.reason == "WRONG_VERSION_NUMBER":
+        text = f"{where} did not answer in TLS: is this a DICOM TLS port?"
+    elif isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
+        text = (
+            f"the TLS handshake with {where} failed ({exc.reason or exc}): do both sides allow "
+            "TLS 1.2 or later? Does it require a client certificate?"
+        )
+    else:
+        text = (
+            f"{where} closed the connection during the TLS handshake "
+            f"({exc.strerror or exc or type(exc).__name__}): is this a DICOM TLS port? Does it "
+            "require a client certificate?"
+        )
+    return AssociationError(FailureKind.TLS, text + " (no plain-TCP fallback)")
+
+
+def _unanswered_failure(exc: OSError | LinkBroken, settings: LinkSettings) -> AssociationError:
+    """The connection ended, timed out or spoke something else before the association answer."""
+    where = settings.address
+    if isinstance(exc, TimeoutError):
+        return AssociationError(
+            FailureKind.TIMEOUT,
+            f"{settings.peer} accepted the connection but did not answer the association "
+            f"request within {settings.acse_timeout:g} s (ACSE timeout): is this port a DICOM "
+            "service, is the PACS hung?",
+        )
+    if isinstance(exc, _ForeignBytes):
+        if exc.header[0] in _TLS_RECORD_TYPES and exc.header[1] == 0x03:
+            return AssociationError(
+                FailureKind.TLS,
+                f"{where} answered the association request in TLS: turn TLS on for this "
+                "destination (and give it the CA file of the PACS's certificate)",
+            )
+        return AssociationError(
+            FailureKind.PROTOCOL,
+            f"{where} answered the association request with {exc}: is it a DICOM port?",
+        )
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    tls_hint = (
+        ""
+        if settings.tls_context is not None
+        else "the port may expect TLS (TLS is off for this destination), "
+    )
+    return AssociationError(
+        FailureKind.PROTOCOL,
+        f"{where} closed the connection without answering the association request ({detail}): "
+        f"{tls_hint}it may not be a DICOM service, or the PACS refuses connections from this "
+        "address",
+    )
+
+
+def _abort_text(body: bytes) -> str:
+    source = body[2] if len(body) > 2 else -1
+    reason = body[3] if len(body) > 3 else -1
+    who = {0: "the PACS (service user)", 2: "the PACS's DICOM stack (service provider)"}
+    return f"association aborted by {who.get(source, 'the peer')} (reason {reason})"
 
 
 class _Reader:
@@ -212,21 +380,18 @@ class _Reader:
             got += n
 
     def read_pdu(self) -> tuple[int, bytes]:
-        """The next PDU's type and its bytes after the 6-byte header."""
+        """The next PDU's type and its bytes after the 6-byte header.
+
+        A header that cannot start a DICOM PDU (unknown type, absurd length)
+        raises at once rather than waiting for a body that never comes.
+        """
         self._fill(memoryview(self._header))
         pdu_type, _, length = wire.PDU_HEADER.unpack(self._header)
-        if length > 64 * 1024 * 1024:
-            raise LinkBroken(f"peer sent a PDU of {length} bytes: not a DICOM peer?")
+        if not wire.A_ASSOCIATE_RQ <= pdu_type <= wire.A_ABORT or length > MAX_PDU_BYTES:
+            raise _ForeignBytes(bytes(self._header))
         body = bytearray(length)
         self._fill(memoryview(body))
         return pdu_type, bytes(body)
-
-
-def _abort_text(body: bytes) -> str:
-    source = body[2] if len(body) > 2 else -1
-    reason = body[3] if len(body) > 3 else -1
-    who = {0: "the PACS (service user)", 2: "the PACS's DICOM stack (service provider)"}
-    return f"association aborted by {who.get(source, 'the peer')} (reason {reason})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,10 +411,19 @@ class Link:
         settings: LinkSettings,
         peer_max_pdu: int,
         contexts: tuple[ContextResult, ...],
+        *,
+        peer_implementation_uid: str = "",
+        peer_implementation_version: str = "",
     ) -> None:
         self.settings = settings
         self.peer_max_pdu = peer_max_pdu
+        """The peer's Maximum Length Received (0: no limit): what our P-DATA PDUs fit in."""
         self.contexts = contexts
+        """Every proposed context as the peer answered it, in proposal order."""
+        self.peer_implementation_uid = peer_implementation_uid
+        """The peer's Implementation Class UID from its A-ASSOCIATE-AC ("" if absent)."""
+        self.peer_implementation_version = peer_implementation_version
+        """The peer's Implementation Version Name, e.g. "OFFIS_DCMTK_367" ("" if absent)."""
         self.accepted: dict[tuple[str, str], int] = {
             (c.sop_class_uid, c.transfer_syntax_uid): c.context_id for c in contexts if c.accepted
         }
@@ -267,8 +441,15 @@ class Link:
         self._message_id = 0
         self._closed = False
         self._interrupted = threading.Event()
+        self._awaiting_response = False
         self.bytes_sent = 0
         self.stores = 0
+
+    @property
+    def peer_implementation(self) -> str:
+        """``"NAME (UID)"``, or whichever of the two the peer sent, for display."""
+        name, uid = self.peer_implementation_version, self.peer_implementation_uid
+        return f"{name} ({uid})" if name and uid else name or uid
 
     # -- the data path -------------------------------------------------------
 
@@ -336,40 +517,100 @@ class Link:
         length: int,
         on_bytes: Callable[[int], None] | None,
     ) -> StoreReply:
-        if self._closed:
-            raise LinkBroken("the association is closed")
         message_id = self.next_message_id()
         command = wire.encode_command_pdus(
             context_id,
             wire.encode_c_store_rq(message_id, sop_class_uid, sop_instance_uid),
             self.peer_max_pdu,
         )
-        try:
-            self._sock.settimeout(self.settings.network_timeout)
+        with self._exchange("C-STORE"):
+            self._sending()
             self._send_dataset(context_id, command, fill, offset, length, on_bytes)
-            self._sock.settimeout(self.settings.dimse_timeout)
-            reply = self._read_store_reply(message_id, sop_instance_uid)
+            self._awaiting()
+            status, reply = self._read_response(wire.C_STORE_RSP, "C-STORE", message_id)
+            responded_uid = reply.affected_sop_instance_uid
+            if responded_uid and responded_uid != sop_instance_uid:
+                raise LinkBroken(
+                    f"C-STORE response names SOP Instance {responded_uid}, not {sop_instance_uid}",
+                    FailureKind.PROTOCOL,
+                )
+        self.stores += 1
+        return StoreReply(status, reply.error_comment, reply.offending_elements)
+
+    def echo(self) -> int:
+        """C-ECHO on the accepted Verification context; the response's status.
+
+        Raises :class:`LinkBroken` (the association is then aborted) when no
+        response comes within the DIMSE timeout, the peer aborts, or the
+        link is interrupted; ``ValueError`` when Verification was not
+        accepted (propose :data:`wire.VERIFICATION_SOP_CLASS` to open it).
+        """
+        context_id = next(
+            (
+                c.context_id
+                for c in self.contexts
+                if c.accepted and c.sop_class_uid == wire.VERIFICATION_SOP_CLASS
+            ),
+            None,
+        )
+        if context_id is None:
+            raise ValueError("the Verification SOP class was not accepted on this association")
+        message_id = self.next_message_id()
+        request = wire.encode_command_pdus(
+            context_id, wire.encode_c_echo_rq(message_id), self.peer_max_pdu
+        )
+        with self._exchange("C-ECHO"):
+            self._sending()
+            self._sock.sendall(request)
+            self._awaiting()
+            status, _ = self._read_response(wire.C_ECHO_RSP, "C-ECHO", message_id)
+        return status
+
+    @contextlib.contextmanager
+    def _exchange(self, what: str) -> Iterator[None]:
+        """Run one request/response exchange; whatever ends it early becomes :class:`LinkBroken`.
+
+        The association is aborted then: the peer may or may not have acted
+        on the request, and nothing else can be trusted on this link.
+        """
+        if self._closed:
+            raise LinkBroken("the association is closed")
+        try:
+            yield
         except TimeoutError as exc:
             self._fail()
-            raise LinkBroken(self._timeout_text()) from exc
+            raise LinkBroken(self._timeout_text(what), FailureKind.TIMEOUT) from exc
+        except LinkBroken:
+            self._fail()
+            raise
+        except wire.CommandDecodeError as exc:
+            self._fail()
+            raise LinkBroken(str(exc), FailureKind.PROTOCOL) from exc
         except OSError as exc:
             self._fail()
             if self._interrupted.is_set():
-                raise LinkBroken("cancelled while the C-STORE was in flight") from exc
+                raise LinkBroken(
+                    f"cancelled while the {what} was in flight", FailureKind.CANCELLED
+                ) from exc
             raise LinkBroken(f"connection lost: {exc.strerror or exc}") from exc
-        except (LinkBroken, wire.CommandDecodeError) as exc:
-            self._fail()
-            raise LinkBroken(str(exc)) from exc
-        self.stores += 1
-        return reply
 
-    def _timeout_text(self) -> str:
-        timeout = self._sock.gettimeout()
-        if timeout == self.settings.network_timeout and (
-            self.settings.network_timeout != self.settings.dimse_timeout
-        ):
-            return f"the PACS stopped reading data for {timeout:g} s (network timeout)"
-        return f"no C-STORE response within {timeout:g} s (DIMSE timeout)"
+    def _sending(self) -> None:
+        """Writes may block for the network timeout (a peer that stopped reading)."""
+        self._awaiting_response = False
+        self._sock.settimeout(self.settings.network_timeout)
+
+    def _awaiting(self) -> None:
+        """The response may take the DIMSE timeout (the PACS storing, or thinking)."""
+        self._awaiting_response = True
+        self._sock.settimeout(self.settings.dimse_timeout)
+
+    def _timeout_text(self, what: str) -> str:
+        if self._awaiting_response:
+            return f"no {what} response within {self.settings.dimse_timeout:g} s (DIMSE timeout)"
+        return (
+            f"the PACS stopped reading data for {self.settings.network_timeout:g} s "
+            "(network timeout)"
+        )
 
     def _send_dataset(
         self,
@@ -428,41 +669,51 @@ class Link:
             if on_bytes is not None:
                 on_bytes(want)
 
-    def _read_store_reply(self, message_id: int, sop_instance_uid: str) -> StoreReply:
+    def _read_response(
+        self, command_field: int, what: str, message_id: int
+    ) -> tuple[int, wire.CommandSet]:
+        """Read the response command to request ``message_id``: its status and all of it."""
         fragments: list[bytes] = []
         while True:
             pdu_type, body = self._reader.read_pdu()
             if pdu_type == wire.A_ABORT:
                 raise LinkBroken(_abort_text(body))
             if pdu_type == wire.A_RELEASE_RQ:
-                raise LinkBroken("the PACS asked to release the association mid-transfer")
+                raise LinkBroken(
+                    f"the PACS asked to release the association while a {what} was in flight"
+                )
             if pdu_type != wire.P_DATA_TF:
-                raise LinkBroken(f"unexpected PDU type 0x{pdu_type:02X} instead of a C-STORE-RSP")
+                raise LinkBroken(
+                    f"unexpected PDU type 0x{pdu_type:02X} instead of a {what} response",
+                    FailureKind.PROTOCOL,
+                )
             done = False
             for _cid, control, data in wire.iter_pdvs(body):
                 if not control & wire.MCH_COMMAND:
-                    raise LinkBroken("the PACS sent a data set instead of a C-STORE response")
+                    raise LinkBroken(
+                        f"the PACS sent a data set instead of a {what} response",
+                        FailureKind.PROTOCOL,
+                    )
                 fragments.append(data)
                 done = bool(control & wire.MCH_LAST)
             if done:
                 break
         command = wire.decode_command(b"".join(fragments))
-        if command.command_field != wire.C_STORE_RSP:
-            raise LinkBroken(f"unexpected DIMSE command 0x{command.command_field or 0:04X}")
+        if command.command_field != command_field:
+            raise LinkBroken(
+                f"unexpected DIMSE command 0x{command.command_field or 0:04X} instead of a "
+                f"{what} response",
+                FailureKind.PROTOCOL,
+            )
         if command.message_id_responded not in (None, message_id):
             raise LinkBroken(
-                f"C-STORE response for message {command.message_id_responded}, "
-                f"expected {message_id}"
+                f"{what} response for message {command.message_id_responded}, "
+                f"expected {message_id}",
+                FailureKind.PROTOCOL,
             )
-        responded_uid = command.affected_sop_instance_uid
-        if responded_uid and responded_uid != sop_instance_uid:
-            raise LinkBroken(
-                f"C-STORE response names SOP Instance {responded_uid}, not {sop_instance_uid}"
-            )
-        status = command.status
-        if status is None:
-            raise LinkBroken("C-STORE response without a status")
-        return StoreReply(status, command.error_comment, command.offending_elements)
+        if command.status is None:
+            raise LinkBroken(f"{what} response without a status", FailureKind.PROTOCOL)
+        return command.status, command
 
     # -- ending ----------------------------------------------------------------
 
@@ -577,11 +828,12 @@ def open_link(
     proposed: Sequence[ProposedContext],
     on_socket: Callable[[socket.socket], None] | None = None,
 ) -> Link:
-    """Connect, negotiate and return an established :class:`Link`.
+    """Connect (with TLS when ``settings.tls_context`` is set), negotiate, return the :class:`Link`.
 
     ``on_socket`` receives the connected socket before negotiation so a
     canceller can shut it (an ACSE wait is then interrupted too). Raises
-    :class:`AssociationError` with an actionable message on any failure.
+    :class:`AssociationError` with an actionable message on any failure;
+    ``NO_CONTEXTS`` carries the peer's answer to every proposed context.
     """
     if not 1 <= len(proposed) <= MAX_CONTEXTS:
         raise ValueError(f"between 1 and {MAX_CONTEXTS} presentation contexts, not {len(proposed)}")
@@ -590,8 +842,7 @@ def open_link(
             (settings.host, settings.port), timeout=settings.connect_timeout
         )
     except OSError as exc:
-        kind, message = _describe_os_error(exc, settings)
-        raise AssociationError(kind, message) from exc
+        raise _connect_failure(exc, settings) from exc
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock: socket.socket = raw
     if on_socket is not None:
@@ -599,16 +850,12 @@ def open_link(
     try:
         if settings.tls_context is not None:
             try:
-                raw.settimeout(settings.acse_timeout)
                 sock = settings.tls_context.wrap_socket(
                     raw, server_hostname=settings.tls_server_name or settings.host
                 )
-            except (ssl.SSLError, OSError) as exc:
-                raise AssociationError(FailureKind.TLS, _tls_message(exc, settings)) from exc
+            except OSError as exc:  # ssl.SSLError is an OSError
+                raise _tls_failure(exc, settings) from exc
         return _negotiate(sock, settings, proposed)
-    except AssociationError:
-        _close_quietly(sock)
-        raise
     except BaseException:
         _close_quietly(sock)
         raise
@@ -617,6 +864,11 @@ def open_link(
 def _close_quietly(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.close()
+
+
+def _abort_quietly(sock: socket.socket, source: int = 0) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(wire.abort_pdu(source, 0))
 
 
 def _negotiate(
@@ -629,54 +881,75 @@ def _negotiate(
         sock.settimeout(settings.acse_timeout)
         sock.sendall(request)
         pdu_type, body = reader.read_pdu()
-    except TimeoutError as exc:
-        raise AssociationError(
-            FailureKind.TIMEOUT,
-            f"{settings.peer} accepted the connection but did not answer the association "
-            f"request within {settings.acse_timeout:g} s (ACSE timeout)",
-        ) from exc
     except (OSError, LinkBroken) as exc:
-        raise AssociationError(
-            FailureKind.PROTOCOL,
-            f"{settings.peer} closed the connection during association negotiation: "
-            f"{getattr(exc, 'strerror', None) or exc} (is it a DICOM port? does it need TLS?)",
-        ) from exc
-    full = wire.PDU_HEADER.pack(pdu_type, 0, len(body)) + body
+        raise _unanswered_failure(exc, settings) from exc
     if pdu_type == wire.A_ASSOCIATE_RJ and len(body) >= 4:
-        result, source, reason = body[1], body[2], body[3]
-        message = _reject_message(result, source, reason, settings)
-        kind = FailureKind.REJECTED_TRANSIENT if result == 2 else FailureKind.REJECTED_PERMANENT
-        raise AssociationError(kind, message)
+        rejection = Rejection(result=body[1], source=body[2], reason=body[3])
+        kind = (
+            FailureKind.REJECTED_PERMANENT
+            if rejection.permanent
+            else (FailureKind.REJECTED_TRANSIENT)
+        )
+        raise AssociationError(kind, _reject_message(rejection, settings), rejection=rejection)
     if pdu_type == wire.A_ABORT:
-        raise AssociationError(FailureKind.ABORTED, _abort_text(body) + " during negotiation")
+        raise AssociationError(
+            FailureKind.ABORTED,
+            f"{_abort_text(body)} instead of an answer to the association request: check the "
+            f"PACS log (is our calling AE title {settings.calling_ae!r} registered there?)",
+        )
     if pdu_type != wire.A_ASSOCIATE_AC:
+        _abort_quietly(sock, 2)
         raise AssociationError(
             FailureKind.PROTOCOL,
             f"{settings.peer} answered the association request with PDU type 0x{pdu_type:02X}",
         )
     try:
         ac = A_ASSOCIATE_AC()
-        ac.decode(full)
+        ac.decode(wire.PDU_HEADER.pack(pdu_type, 0, len(body)) + body)
         primitive = ac.to_primitive()
         negotiated = negotiate_as_requestor(
             requested, primitive.presentation_context_definition_results_list, {}
         )
     except Exception as exc:
-        sock.sendall(wire.abort_pdu(2, 0))
+        _abort_quietly(sock, 2)
         raise AssociationError(
             FailureKind.PROTOCOL, f"{settings.peer} sent an A-ASSOCIATE-AC we cannot decode: {exc}"
         ) from exc
-    peer_max = 0
-    for item in primitive.user_information:
-        if isinstance(item, MaximumLengthNotification):
-            peer_max = int(item.maximum_length_received or 0)
     contexts = _context_results(requested, negotiated)
     if not any(c.accepted for c in contexts):
-        with contextlib.suppress(OSError):
-            sock.sendall(wire.abort_pdu())
+        _abort_quietly(sock)
         raise AssociationError(
             FailureKind.NO_CONTEXTS,
             f"{settings.peer} accepted none of the {len(contexts)} proposed presentation contexts",
             contexts,
         )
-    return Link(sock, settings, peer_max, contexts)
+    peer = _PeerInformation.from_user_information(primitive.user_information)
+    return Link(
+        sock,
+        settings,
+        peer.max_pdu,
+        contexts,
+        peer_implementation_uid=peer.implementation_uid,
+        peer_implementation_version=peer.implementation_version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _PeerInformation:
+    """What the peer said about itself in the A-ASSOCIATE-AC's user information."""
+
+    max_pdu: int = 0
+    implementation_uid: str = ""
+    implementation_version: str = ""
+
+    @classmethod
+    def from_user_information(cls, items: Iterable[object]) -> _PeerInformation:
+        max_pdu, uid, version = 0, "", ""
+        for item in items:
+            if isinstance(item, MaximumLengthNotification):
+                max_pdu = int(item.maximum_length_received or 0)
+            elif isinstance(item, ImplementationClassUIDNotification):
+                uid = str(item.implementation_class_uid or "")
+            elif isinstance(item, ImplementationVersionNameNotification):
+                version = str(item.implementation_version_name or "")
+        return cls(max_pdu, uid, version)

@@ -2,7 +2,7 @@
 
 Kept apart from :mod:`destinations` (which is about the TOML file and its
 validation) so building TLS contexts and link settings happens in one place
-for the CLI, the TUI and the echo test.
+for sending, echo and probing, from the CLI and the TUI alike.
 """
 
 from __future__ import annotations
@@ -51,18 +51,27 @@ def tls_context(dest: Destination) -> ssl.SSLContext | None:
     return ctx
 
 
-def link_settings(dest: Destination) -> LinkSettings:
-    """Where and how to associate with ``dest``."""
+def link_settings(dest: Destination, *, timeout_cap: float | None = None) -> LinkSettings:
+    """Where and how to associate with ``dest``.
+
+    ``timeout_cap`` shortens every wait to at most that many seconds (the
+    ``echo --timeout`` a quick check wants); None keeps the destination's.
+    Raises :class:`TlsSetupError` when its TLS files cannot be loaded.
+    """
+
+    def capped(seconds: float) -> float:
+        return seconds if timeout_cap is None else min(seconds, timeout_cap)
+
     return LinkSettings(
         host=dest.host,
         port=dest.port,
         called_ae=dest.ae_title,
         calling_ae=dest.calling_ae,
         max_pdu=dest.max_pdu,
-        connect_timeout=dest.connect_timeout,
-        acse_timeout=dest.acse_timeout,
-        dimse_timeout=dest.dimse_timeout,
-        network_timeout=dest.network_timeout,
+        connect_timeout=capped(dest.connect_timeout),
+        acse_timeout=capped(dest.acse_timeout),
+        dimse_timeout=capped(dest.dimse_timeout),
+        network_timeout=capped(dest.network_timeout),
         tls_context=tls_context(dest),
         tls_server_name=dest.server_name or None,
     )

@@ -1,7 +1,7 @@
-"""Bytes on the wire for the C-STORE data path (PS3.7 command sets, PS3.8 PDUs).
+"""Bytes on the wire for the C-STORE and C-ECHO data path (PS3.7 command sets, PS3.8 PDUs).
 
-pynetdicom builds the association (see :mod:`tui_sender.core.link`); the
-per-file hot path is encoded here instead, because pynetdicom pushes every
+pynetdicom encodes the association PDUs (see :mod:`tui_sender.core.link`);
+the DIMSE messages are encoded here instead, because pynetdicom pushes every
 P-DATA fragment through Python queues and a state machine polled with 1 ms
 sleeps. Everything here is pure (no sockets) so tests can compare it byte for
 byte with pynetdicom's own encoder.
@@ -34,10 +34,15 @@ MCH_LAST = 0x02
 
 C_STORE_RQ = 0x0001
 C_STORE_RSP = 0x8001
+C_ECHO_RQ = 0x0030
+C_ECHO_RSP = 0x8030
 DATASET_PRESENT = 0x0001
 NO_DATASET = 0x0101
 
 PRIORITY_MEDIUM = 0x0000
+
+VERIFICATION_SOP_CLASS = "1.2.840.10008.1.1"
+"""The Verification SOP Class: the abstract syntax C-ECHO runs on."""
 
 _ELEMENT = struct.Struct("<HHI")
 _US = struct.Struct("<H")
@@ -82,7 +87,24 @@ def encode_c_store_rq(
         body.append(_element(0x0000, 0x1030, ae + b" " if len(ae) % 2 else ae))
     if move_originator_id is not None:
         body.append(_element(0x0000, 0x1031, _US.pack(move_originator_id)))
-    encoded = b"".join(body)
+    return _command_set(body)
+
+
+def encode_c_echo_rq(message_id: int) -> bytes:
+    """The C-ECHO-RQ command set, Implicit VR Little Endian (PS3.7 9.3.5.1); no data set."""
+    return _command_set(
+        [
+            _element(0x0000, 0x0002, _uid(VERIFICATION_SOP_CLASS)),
+            _element(0x0000, 0x0100, _US.pack(C_ECHO_RQ)),
+            _element(0x0000, 0x0110, _US.pack(message_id)),
+            _element(0x0000, 0x0800, _US.pack(NO_DATASET)),
+        ]
+    )
+
+
+def _command_set(elements: list[bytes]) -> bytes:
+    """The elements (in tag order) behind their (0000,0000) Command Group Length."""
+    encoded = b"".join(elements)
     return _element(0x0000, 0x0000, _UL.pack(len(encoded))) + encoded
 
 

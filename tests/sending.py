@@ -34,7 +34,12 @@ def run_cli(
     """Run ``tui-sender ARGS`` (or ``dicom-sender``) in a subprocess, return its record."""
     entry = "main" if program == "tui-sender" else "dicom_sender_main"
     code = f"import sys; from tui_sender.cli import {entry}; sys.exit({entry}())"
-    env = {**os.environ, "NO_COLOR": "1", "TUI_SENDER_CONFIG": str(cwd / "no-config.toml")}
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "TUI_SENDER_CONFIG": str(cwd / "no-config.toml"),
+        "TUI_SENDER_STATE_DIR": str(cwd / "state"),
+    }
     proc = subprocess.run(
         [sys.executable, "-c", code, *args],
         cwd=cwd,

@@ -19,6 +19,7 @@ import argparse
 import os
 import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import humanize
@@ -32,10 +33,12 @@ from tui_sender.commands.common import (
 )
 from tui_sender.console import ConsoleSink
 from tui_sender.core.catalog import Catalog
-from tui_sender.core.destinations import DecompressPolicy
+from tui_sender.core.destinations import AddressBook, DecompressPolicy, Destination
+from tui_sender.core.resume import ResumePlan, load_resume, request_header
 from tui_sender.core.scan import ScanProgress, scan_paths
 from tui_sender.core.session import EXIT_USAGE, Session, SessionOptions, SessionResult
 from tui_sender.core.settings import ConfigError
+from tui_sender.core.stored_index import StoredIndex
 from tui_sender.core.targets import TlsSetupError, transfer_target
 from tui_sender.core.transfer import RetryPolicy
 
@@ -121,6 +124,17 @@ def configure(
         action="store_true",
         help="put patient names and IDs in the summary (off by default)",
     )
+    parser.add_argument(
+        "--resume",
+        metavar="SESSION",
+        help="send again what session SESSION (an id from logs/) did not get stored: its "
+        "failed, cancelled and unknown-outcome files",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="also send instances this destination already stored in an earlier session",
+    )
     parser.set_defaults(default_threads=1 if calling_default == RUST_CALLING_AE else None)
 
 
@@ -128,51 +142,103 @@ def run(args: argparse.Namespace) -> int:
     """Scan, send, report; return the exit code."""
     console = Console(highlight=False, stderr=False)
     err = Console(stderr=True, highlight=False)
-    paths = [*args.input, *args.paths]
-    if not paths:
-        err.print("tui-sender send: no input: give -i PATH (a file or folder)", markup=False)
-        return EXIT_USAGE
-    missing = [p for p in paths if not os.path.lexists(p)]
-    if missing:
-        err.print(f"tui-sender send: no such file or folder: {missing[0]}", markup=False)
-        return EXIT_USAGE
-    threads = args.threads if args.threads is not None else args.default_threads
     try:
-        destination = destination_from_args(
-            args,
-            workers=threads,
-            max_pdu=args.max_pdu,
-            connect_timeout=args.connect_timeout,
-            acse_timeout=args.acse_timeout,
-            dimse_timeout=args.dimse_timeout,
-            network_timeout=args.network_timeout,
-            decompress=DecompressPolicy(args.decompress) if args.decompress else None,
-        )
-        target = transfer_target(destination, RetryPolicy(max_attempts=args.retries))
+        request = _request(args)
+        targets = [
+            transfer_target(d, RetryPolicy(max_attempts=args.retries)) for d in request.destinations
+        ]
     except (ConfigError, TlsSetupError) as exc:
         err.print(f"tui-sender send: {exc}", markup=False)
         return EXIT_USAGE
+    missing = [p for p in request.inputs if not os.path.lexists(p)]
+    if missing:
+        err.print(f"tui-sender send: no such file or folder: {missing[0]}", markup=False)
+        return EXIT_USAGE
+    if request.resume is not None and not args.quiet:
+        r = request.resume
+        err.print(
+            f"Resuming session {r.session_id} ({'ended' if r.complete else 'interrupted'}; "
+            f"{r.stored} files stored then): sending what the destination does not hold yet",
+            markup=False,
+        )
 
-    catalog = _scan(paths, args.recursive, err, quiet=args.quiet)
+    catalog = _scan(list(request.inputs), request.recursive, err, quiet=args.quiet)
+    instances = request.resume.select(catalog) if request.resume is not None else None
+    index = StoredIndex()
     session = Session(
         catalog,
-        [target],
+        targets,
+        instances=instances,
         options=SessionOptions(
             logs_dir=args.logs_dir,
             include_phi=args.include_phi,
             configuration={
-                "inputs": [os.fsdecode(p) for p in paths],
-                "recursive": args.recursive,
-                "threads": destination.workers,
+                "inputs": list(request.inputs),
+                "recursive": request.recursive,
+                "threads": [d.workers for d in request.destinations],
                 "retries": args.retries,
                 "verbose": args.verbose,
             },
+            request=request_header(
+                request.inputs,
+                request.recursive,
+                [(d, request.from_book) for d in request.destinations],
+                request.resume.study_uids if request.resume else None,
+                request.resume.series_uids if request.resume else None,
+            ),
+            index=index,
+            skip_stored=not args.force,
+            resumed_from=request.resume.session_id if request.resume else "",
         ),
     )
     sink = ConsoleSink(console, session, verbose=args.verbose, quiet=args.quiet)
-    result = _run_with_ctrl_c(session, sink, err)
+    try:
+        result = _run_with_ctrl_c(session, sink, err)
+    finally:
+        index.close()
     sink.report(result)
     return result.exit_code
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What this run sends, where: from the flags, or from a journal (--resume)."""
+
+    inputs: tuple[str, ...]
+    recursive: bool
+    destinations: tuple[Destination, ...]
+    from_book: bool
+    resume: ResumePlan | None
+
+
+def _request(args: argparse.Namespace) -> _Request:
+    threads = args.threads if args.threads is not None else args.default_threads
+    overrides: dict[str, object] = {
+        "workers": threads,
+        "max_pdu": args.max_pdu,
+        "connect_timeout": args.connect_timeout,
+        "acse_timeout": args.acse_timeout,
+        "dimse_timeout": args.dimse_timeout,
+        "network_timeout": args.network_timeout,
+        "decompress": DecompressPolicy(args.decompress) if args.decompress else None,
+    }
+    paths = [os.fsdecode(p) for p in [*args.input, *args.paths]]
+    if args.resume:
+        book = AddressBook.load(args.config)
+        plan = load_resume(args.logs_dir, args.resume, book)
+        if paths:
+            raise ConfigError("--resume sends the inputs of that session: give no -i/PATH")
+        named = args.dest is not None or args.ae_title is not None
+        if named:
+            destinations: tuple[Destination, ...] = (destination_from_args(args, **overrides),)
+        else:
+            changes = {k: v for k, v in overrides.items() if v is not None}
+            destinations = tuple(replace(d, **changes) for d in plan.destinations)  # type: ignore[arg-type]
+        return _Request(plan.inputs, plan.recursive, destinations, args.dest is not None, plan)
+    if not paths:
+        raise ConfigError("no input: give -i PATH (a file or folder)")
+    destination = destination_from_args(args, **overrides)
+    return _Request(tuple(paths), args.recursive, (destination,), args.dest is not None, None)
 
 
 def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Catalog:

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from tui_sender.core import registry
-from tui_sender.core.record import OWNER_ONLY, SessionFiles, write_private_json
+from tui_sender.core.private_files import OWNER_ONLY, write_private_json
+from tui_sender.core.record import SessionFiles
 
 Record = Mapping[str, Any]
 

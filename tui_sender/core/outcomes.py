@@ -50,6 +50,8 @@ class FileOutcome:
     bytes_sent: int = 0
     association_id: str = ""
     """The association that carried the final attempt."""
+    file_size: int = 0
+    """Size of the file on disk (with the UID, how the stored-instance index recognises it)."""
 
     @property
     def stored(self) -> bool:

@@ -12,14 +12,12 @@ Nothing here writes patient names or IDs: events carry paths, UIDs and codes.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import secrets
 import threading
-import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tui_sender.core import registry
 from tui_sender.core.events import (
@@ -35,39 +33,16 @@ from tui_sender.core.events import (
     StudyFinished,
     StudyStarted,
 )
+from tui_sender.core.journal import JOURNAL_VERSION, JournalWriter
 from tui_sender.core.outcomes import FileState
+from tui_sender.core.private_files import open_private
 from tui_sender.core.summary import display_path
-
-OWNER_ONLY = 0o600
 
 
 def new_session_id() -> str:
     """Sortable and unique: ``20261125-114208-3fa9c1``."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{secrets.token_hex(3)}"
-
-
-def open_private(path: Path, mode: str = "a") -> IO[str]:
-    """Open a text file that only its owner can read, whatever the umask."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
-    fd = os.open(path, flags, OWNER_ONLY)
-    os.fchmod(fd, OWNER_ONLY)
-    return os.fdopen(fd, mode, encoding="utf-8", errors="backslashreplace")
-
-
-def prepare_logs_dir(logs_dir: Path) -> Path:
-    """Create the logs folder (owner-only when we create it)."""
-    logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return logs_dir
-
-
-def write_private_json(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON atomically (temp file, then rename), owner-only."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open_private(tmp, "w") as f:
-        json.dump(document, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 class SessionFiles:
@@ -86,16 +61,20 @@ class SessionLog:
 
     Thread-safe: workers call :meth:`handle` from their own threads. Lines
     are flushed to the OS at once (a crash or ``kill -9`` loses nothing
-    written); ``fsync`` runs at most once a second so a fast send is not
-    held up by the disk.
+    written); the journal is fsynced about once a second.
     """
 
-    def __init__(self, files: SessionFiles) -> None:
+    def __init__(
+        self, files: SessionFiles, header: dict[str, Any], dest_keys: dict[str, str]
+    ) -> None:
         self.files = files
         self._lock = threading.Lock()
         self._log = open_private(files.log)
-        self._journal = open_private(files.journal)
-        self._last_sync = time.monotonic()
+        self._journal = JournalWriter(files.journal)
+        self._dest_keys = dest_keys
+        self._journal.write(
+            {"kind": "session", "version": JOURNAL_VERSION, "session_id": files.session_id} | header
+        )
 
     def line(self, level: int, message: str) -> None:
         """Append one line to the text log."""
@@ -103,17 +82,6 @@ class SessionLog:
         with self._lock:
             self._log.write(f"{stamp} {logging.getLevelName(level):<7} {message}\n")
             self._log.flush()
-
-    def journal(self, entry: dict[str, Any]) -> None:
-        """Append one JSON line to the journal."""
-        text = json.dumps(entry, ensure_ascii=False)
-        with self._lock:
-            self._journal.write(text + "\n")
-            self._journal.flush()
-            now = time.monotonic()
-            if now - self._last_sync > 1.0:
-                os.fsync(self._journal.fileno())
-                self._last_sync = now
 
     def handle(self, event: Event) -> None:
         """Log the event; journal it when it is a final file outcome."""
@@ -123,12 +91,15 @@ class SessionLog:
             self.line(level, text)
         if isinstance(event, FileDone):
             o = event.outcome
-            self.journal(
+            self._journal.write(
                 {
+                    "kind": "file",
                     "t": round(event.at, 3),
                     "dest": o.destination,
+                    "dest_key": self._dest_keys.get(o.destination, ""),
                     "path": display_path(o.path),
                     "sop_instance_uid": o.sop_instance_uid,
+                    "size": o.file_size,
                     "state": o.state.value,
                     "status": o.status,
                     "reason": o.reason,
@@ -137,15 +108,24 @@ class SessionLog:
                     "assoc": o.association_id,
                 }
             )
+        elif isinstance(event, SessionFinished):
+            self._journal.write(
+                {
+                    "kind": "end",
+                    "t": round(event.at, 3),
+                    "exit_code": event.exit_code,
+                    "cancelled": event.cancelled,
+                }
+            )
 
     def close(self) -> None:
         """Flush to disk and close both files."""
+        self._journal.close()
         with self._lock:
-            for f in (self._log, self._journal):
-                if not f.closed:
-                    f.flush()
-                    os.fsync(f.fileno())
-                    f.close()
+            if not self._log.closed:
+                self._log.flush()
+                os.fsync(self._log.fileno())
+                self._log.close()
 
 
 def _level(event: Event) -> int:

@@ -2,9 +2,11 @@
 
 The session is the one place that knows every file it was given, so it is
 where "every file ends in exactly one state" is enforced: the scan's skipped
-paths are recorded as skipped, workers report every file they took, and
-whatever no worker reached (cancelled, destination dead) is recorded as
-failed with the reason before the summary is written.
+paths are recorded as skipped, instances a destination already holds (by
+the stored-instance index) are recorded as skipped with the session that
+stored them, workers report every file they took, and whatever no worker
+reached (cancelled, destination dead) is recorded as failed with the reason
+before the summary is written.
 
 Callers (the CLI, the TUI) run :meth:`Session.run` in a thread of their own,
 read :attr:`Session.events` and poll :attr:`Session.progress` on a timer, and
@@ -13,6 +15,7 @@ call :meth:`Session.cancel` from any thread.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import threading
 import time
@@ -21,18 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui_sender.core.catalog import Catalog, Instance
+from tui_sender.core.catalog import Catalog, Instance, SkipReason
 from tui_sender.core.events import Event, FileDone, SessionFinished, SessionStarted
 from tui_sender.core.negotiation import plan_batches
 from tui_sender.core.outcomes import FileOutcome, FileState
+from tui_sender.core.private_files import prepare_logs_dir, write_private_json
 from tui_sender.core.progress import WorkerProgress
-from tui_sender.core.record import (
-    SessionFiles,
-    SessionLog,
-    new_session_id,
-    prepare_logs_dir,
-    write_private_json,
-)
+from tui_sender.core.record import SessionFiles, SessionLog, new_session_id
+from tui_sender.core.stored_index import PendingStores, StoredIndex
 from tui_sender.core.summary import Ledger, SummaryContext, build_summary
 from tui_sender.core.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
 
@@ -44,7 +43,7 @@ EXIT_NO_ASSOCIATION = 3
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
-    """How a session records itself."""
+    """How a session records itself and what it may skip."""
 
     logs_dir: Path = Path("logs")
     include_phi: bool = False
@@ -53,6 +52,15 @@ class SessionOptions:
     """Seconds a cancelled worker may take to finish its C-STORE before its socket is shut."""
     configuration: Mapping[str, Any] = field(default_factory=dict)
     """Settings to copy into the summary (never secrets)."""
+    request: Mapping[str, Any] = field(default_factory=dict)
+    """What was asked (inputs, recursion, selection, destinations), for the journal header:
+    ``--resume`` asks it again."""
+    index: StoredIndex | None = None
+    """The stored-instance index; None: neither consulted nor updated."""
+    skip_stored: bool = True
+    """Skip instances the index says the destination already holds (off: ``--force``)."""
+    resumed_from: str = ""
+    """The session this one resumes, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,23 +104,21 @@ class Session:
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.progress: list[WorkerProgress] = []
         self.ledger = Ledger()
-        self._studies: dict[str, list[Instance]] = {}
-        if instances is not None:
-            for inst in instances:
-                self._studies.setdefault(inst.study_uid, []).append(inst)
-        else:
+        if instances is None:
             chosen = (
                 catalog.studies_by_uid(study_uids)
                 if study_uids is not None
                 else list(catalog.studies.values())
             )
-            self._studies = {s.uid: list(s.instances()) for s in chosen}
-        self._files = [i for insts in self._studies.values() for i in insts]
+            instances = [i for s in chosen for i in s.instances()]
+        self._files: list[Instance] = list(instances)
         self._cancel = threading.Event()
         self._cancel_at: float | None = None
         self._workers: list[Worker] = []
         self._lock = threading.Lock()
         self._log: SessionLog | None = None
+        self._pending: PendingStores | None = None
+        self._dest_keys = {t.name: t.link.peer for t in self.targets}
         self.files: SessionFiles | None = None
 
     # -- control -----------------------------------------------------------------
@@ -136,7 +142,7 @@ class Session:
 
     @property
     def file_count(self) -> int:
-        """Files this session will try to send (per destination)."""
+        """Files this session was given (per destination)."""
         return len(self._files)
 
     @property
@@ -147,27 +153,35 @@ class Session:
     # -- the run -----------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """Record an event (log, journal, ledger) and pass it to the sinks' queue."""
+        """Record an event (log, journal, ledger, index) and pass it to the sinks' queue."""
         with self._lock:
             self.ledger.handle(event)
             if self._log is not None:
                 self._log.handle(event)
+        if isinstance(event, FileDone) and self._pending is not None and event.outcome.stored:
+            o = event.outcome
+            key = self._dest_keys[o.destination]
+            self._pending.add(key, o.sop_instance_uid, o.file_size, event.at)
         self.events.put(event)
 
     def run(self) -> SessionResult:
         """Send everything, write the record, return the result. Blocks."""
         logs_dir = prepare_logs_dir(self.options.logs_dir)
         self.files = SessionFiles(logs_dir, self.session_id)
-        self._log = SessionLog(self.files)
+        self._log = SessionLog(self.files, self._journal_header(), self._dest_keys)
+        index = self.options.index
+        if index is not None:
+            index.catch_up(logs_dir)
+            self._pending = PendingStores(index, self.session_id)
         started = time.time()
         dest_names = [t.name for t in self.targets]
         try:
             self.ledger.skip_all(self.catalog.skipped, dest_names)
-            queues = [
-                DestinationQueue(t, plan_batches(self._studies))
-                for t in self.targets
-                if self._files
-            ]
+            queues = []
+            for target in self.targets:
+                to_send = self._skip_already_stored(target)
+                if to_send:
+                    queues.append(DestinationQueue(target, plan_batches(_by_study(to_send))))
             for q in queues:
                 count = max(1, min(q.target.workers, q.remaining))
                 for n in range(1, count + 1):
@@ -181,7 +195,7 @@ class Session:
                     destinations=tuple(dest_names),
                     files=len(self._files),
                     bytes=self.byte_count,
-                    studies=len(self._studies),
+                    studies=len({i.study_uid for i in self._files}),
                     skipped=len(self.catalog.skipped),
                     workers=len(self._workers),
                     log_path=str(self.files.log),
@@ -190,6 +204,8 @@ class Session:
             )
             self._run_workers()
             self._account_for_the_rest()
+            if self._pending is not None:
+                self._pending.flush()
             ended = time.time()
             exit_code = self._exit_code(queues)
             summary = build_summary(
@@ -200,7 +216,11 @@ class Session:
                     started_at=started,
                     ended_at=ended,
                     destinations=[_describe_target(t) for t in self.targets],
-                    configuration=dict(self.options.configuration),
+                    configuration={
+                        **self.options.configuration,
+                        "skip_already_stored": self.options.skip_stored,
+                        "resumed_from": self.options.resumed_from,
+                    },
                     cancelled=self.cancelled,
                     exit_code=exit_code,
                     log_path=str(self.files.log),
@@ -220,6 +240,8 @@ class Session:
                 )
             )
         finally:
+            if self._pending is not None:
+                self._pending.flush()
             self._log.close()
         return SessionResult(
             session_id=self.session_id,
@@ -230,6 +252,46 @@ class Session:
             log_path=self.files.log,
             summary=summary,
         )
+
+    def _journal_header(self) -> dict[str, Any]:
+        return {
+            "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "destination_keys": self._dest_keys,
+            "files": len(self._files),
+            "resumed_from": self.options.resumed_from,
+            **self.options.request,
+        }
+
+    def _skip_already_stored(self, target: TransferTarget) -> list[Instance]:
+        """The files still to send to ``target``; the rest are recorded as skipped."""
+        index = self.options.index
+        if index is None or not self.options.skip_stored:
+            return self._files
+        known = index.lookup(target.link.peer, [i.sop_instance_uid for i in self._files])
+        to_send = []
+        for inst in self._files:
+            record = known.get(inst.sop_instance_uid)
+            if record is None or record.size != inst.size:
+                to_send.append(inst)
+                continue
+            when = dt.datetime.fromtimestamp(record.stored_at).strftime("%Y-%m-%d %H:%M")
+            self.emit(
+                FileDone(
+                    worker="session",
+                    outcome=FileOutcome(
+                        path=inst.path,
+                        destination=target.name,
+                        state=FileState.SKIPPED,
+                        sop_instance_uid=inst.sop_instance_uid,
+                        sop_class_uid=inst.sop_class_uid,
+                        study_uid=inst.study_uid,
+                        reason=f"{SkipReason.ALREADY_SENT.explanation} "
+                        f"(session {record.session_id}, {when}); --force sends it again",
+                        file_size=inst.size,
+                    ),
+                )
+            )
+        return to_send
 
     def _run_workers(self) -> None:
         threads = [
@@ -252,32 +314,39 @@ class Session:
                     w.interrupt()
 
     def _account_for_the_rest(self) -> None:
-        """Every selected file without an outcome yet fails with the reason it was not sent."""
+        """Every file without an outcome yet fails with the reason it was not sent."""
         for target in self.targets:
             for inst in self._files:
                 if self.ledger.has(target.name, inst.path):
                     continue
                 reason = CANCELLED if self.cancelled else "not attempted"
-                self.emit_outcome(
-                    FileOutcome(
-                        path=inst.path,
-                        destination=target.name,
-                        state=FileState.FAILED,
-                        sop_instance_uid=inst.sop_instance_uid,
-                        sop_class_uid=inst.sop_class_uid,
-                        study_uid=inst.study_uid,
-                        reason=reason,
+                self.emit(
+                    FileDone(
+                        worker="session",
+                        outcome=FileOutcome(
+                            path=inst.path,
+                            destination=target.name,
+                            state=FileState.FAILED,
+                            sop_instance_uid=inst.sop_instance_uid,
+                            sop_class_uid=inst.sop_class_uid,
+                            study_uid=inst.study_uid,
+                            reason=reason,
+                            file_size=inst.size,
+                        ),
                     )
                 )
-
-    def emit_outcome(self, outcome: FileOutcome) -> None:
-        """Record a final outcome decided by the session itself."""
-        self.emit(FileDone(worker="session", outcome=outcome))
 
     def _exit_code(self, queues: Sequence[DestinationQueue]) -> int:
         if queues and all(q.attempted and q.established == 0 for q in queues):
             return EXIT_NO_ASSOCIATION
         return EXIT_FAILED if self.ledger.counts()["failed"] else EXIT_OK
+
+
+def _by_study(instances: Sequence[Instance]) -> dict[str, list[Instance]]:
+    studies: dict[str, list[Instance]] = {}
+    for inst in instances:
+        studies.setdefault(inst.study_uid, []).append(inst)
+    return studies
 
 
 def _describe_target(target: TransferTarget) -> dict[str, Any]:

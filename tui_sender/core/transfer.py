@@ -412,6 +412,7 @@ class Worker:
             converted_from=inst.transfer_syntax_uid if converted else "",
             bytes_sent=bytes_sent if state in (FileState.SENT, FileState.WARNING) else 0,
             association_id=self._link_id if route is not None else "",
+            file_size=inst.size,
         )
         progress = self.progress
         progress.files_done += 1

@@ -1,0 +1,38 @@
+"""Files only their owner may read: logs, journals, summaries, exports.
+
+Created with mode 0600 whatever the umask (``open`` then ``fchmod``), and
+JSON documents are written atomically (temp file, then rename) so a reader
+never sees half a summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import IO, Any
+
+OWNER_ONLY = 0o600
+
+
+def open_private(path: Path, mode: str = "a") -> IO[str]:
+    """Open a text file that only its owner can read, whatever the umask."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, OWNER_ONLY)
+    os.fchmod(fd, OWNER_ONLY)
+    return os.fdopen(fd, mode, encoding="utf-8", errors="backslashreplace")
+
+
+def prepare_logs_dir(logs_dir: Path) -> Path:
+    """Create the logs folder (owner-only when we create it)."""
+    logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return logs_dir
+
+
+def write_private_json(path: Path, document: dict[str, Any]) -> None:
+    """Write JSON atomically (temp file, then rename), owner-only."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open_private(tmp, "w") as f:
+        json.dump(document, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)

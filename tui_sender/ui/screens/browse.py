@@ -92,6 +92,11 @@ class BrowseScreen(Screen[None]):
     def _selection_changed(self) -> None:
         self.refresh_status()
 
+    def on_screen_resume(self) -> None:
+        """Back from another screen: the selection or destinations may have changed."""
+        self.query_one(StudyTree).refresh_marks()
+        self.refresh_status()
+
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width < NARROW, "narrow")
 

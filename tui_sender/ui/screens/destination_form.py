@@ -15,8 +15,7 @@ hold a bad value that only :meth:`Destination.validate` notices).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, fields, replace
-from typing import Literal
+from dataclasses import fields, replace
 
 from textual import on
 from textual.app import ComposeResult
@@ -28,181 +27,19 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from tui_sender.core.destinations import DecompressPolicy, Destination
-
-FieldKind = Literal["text", "int", "float", "password", "switch", "choice"]
+from tui_sender.ui.screens.destination_fields import (
+    ALL_FIELDS,
+    DECOMPRESS_CHOICES,
+    SECTIONS,
+    FieldSpec,
+    field_of_problem,
+    parse_field,
+    switch_label,
+    text_of,
+)
 
 DISCARD_AGAIN_SECONDS = 3.0
 """A second escape within this time discards a changed form (one stray escape must not)."""
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    """One input of the form, bound to the :class:`Destination` attribute ``key``."""
-
-    key: str
-    label: str
-    kind: FieldKind
-    hint: str
-    """Shown under the fields while this one has focus: what the value means to a PACS."""
-    placeholder: str = ""
-    """Greyed text in an empty input; for a switch, the words beside its box when on and
-    off, separated by ``|`` (the state is spelt out: a box's colour alone is easy to miss
-    on a poor terminal)."""
-
-
-SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
-    (
-        "Destination",
-        (
-            FieldSpec(
-                "name",
-                "Name",
-                "text",
-                "What you choose it by; unique in the address book.",
-                "e.g. MAIN-PACS",
-            ),
-            FieldSpec(
-                "ae_title",
-                "Called AE",
-                "text",
-                "The PACS's AE title: 1 to 16 ASCII characters, no backslash.",
-                "e.g. ORTHANC",
-            ),
-            FieldSpec(
-                "host",
-                "Host",
-                "text",
-                "Host name or IP address of the PACS.",
-                "e.g. pacs.example.org or 10.0.0.5",
-            ),
-            FieldSpec("port", "Port", "int", "TCP port of its DICOM service (often 104 or 11112)."),
-            FieldSpec(
-                "calling_ae",
-                "Calling AE",
-                "text",
-                "Our AE title as the PACS sees it; many PACS accept only registered ones.",
-            ),
-            FieldSpec("workers", "Workers", "int", "Parallel associations during a send, 1 to 32."),
-            FieldSpec(
-                "decompress",
-                "Decompress",
-                "choice",
-                "When the PACS rejects a file's compressed syntax: may it be sent decompressed?",
-            ),
-            FieldSpec(
-                "description", "Description", "text", "Free text: site, department, contact."
-            ),
-        ),
-    ),
-    (
-        "Security (TLS)",
-        (
-            FieldSpec(
-                "tls",
-                "TLS",
-                "switch",
-                "Connect with TLS; never falls back to plain TCP.",
-                "yes: connect with TLS|no: plain TCP",
-            ),
-            FieldSpec(
-                "ca_file",
-                "CA file",
-                "text",
-                "PEM bundle of CAs that signed the server certificate.",
-                "empty: the system trust store",
-            ),
-            FieldSpec(
-                "client_cert",
-                "Client cert",
-                "text",
-                "PEM client certificate for mutual TLS (may hold the key too).",
-                "empty: none",
-            ),
-            FieldSpec(
-                "client_key",
-                "Client key",
-                "text",
-                "PEM private key of the client certificate, when in a separate file.",
-                "empty: in the certificate file",
-            ),
-            FieldSpec(
-                "client_key_password",
-                "Key password",
-                "password",
-                "Password of an encrypted client key; kept in the config file (mode 0600).",
-                "empty: the key is not encrypted",
-            ),
-            FieldSpec(
-                "verify_hostname",
-                "Check name",
-                "switch",
-                "Check that the server certificate names the host (or the server name).",
-                "yes: the certificate must name the host|no: any name (less safe)",
-            ),
-            FieldSpec(
-                "server_name",
-                "Server name",
-                "text",
-                "Name expected in the server certificate, sent as SNI.",
-                "empty: the host",
-            ),
-        ),
-    ),
-    (
-        "Timeouts and limits",
-        (
-            FieldSpec(
-                "connect_timeout", "Connect (s)", "float", "Seconds to wait for the TCP connection."
-            ),
-            FieldSpec(
-                "acse_timeout",
-                "ACSE (s)",
-                "float",
-                "Seconds to wait for the answer to an association request or release.",
-            ),
-            FieldSpec(
-                "dimse_timeout",
-                "DIMSE (s)",
-                "float",
-                "Seconds to wait for a C-STORE/C-ECHO response (covers sending a big file).",
-            ),
-            FieldSpec(
-                "network_timeout",
-                "Idle (s)",
-                "float",
-                "Seconds an association may sit idle before it is aborted.",
-            ),
-            FieldSpec("max_pdu", "Max PDU", "int", "Largest PDU we accept, in bytes; 0: no limit."),
-        ),
-    ),
-)
-
-ALL_FIELDS: tuple[FieldSpec, ...] = tuple(spec for _, specs in SECTIONS for spec in specs)
-
-DECOMPRESS_CHOICES: tuple[tuple[str, DecompressPolicy], ...] = (
-    ("never: send as is or fail the file", DecompressPolicy.NEVER),
-    ("lossless files only", DecompressPolicy.LOSSLESS),
-    ("lossless and lossy files", DecompressPolicy.LOSSY),
-)
-
-_PROBLEM_PREFIXES: tuple[tuple[str, str], ...] = tuple(
-    sorted(
-        [(spec.key, spec.key) for spec in ALL_FIELDS]
-        + [("AE title", "ae_title"), ("calling AE title", "calling_ae")],
-        key=lambda pair: len(pair[0]),
-        reverse=True,
-    )
-)
-"""Message prefix -> field: :meth:`Destination.validate` starts each message with what it is
-about ("AE title ...", "port ...", "client_key ..."); the longest prefix wins."""
-
-
-def field_of_problem(problem: str) -> str | None:
-    """The field a validation message is about, or None when it concerns several."""
-    for prefix, key in _PROBLEM_PREFIXES:
-        if problem.startswith(prefix + " "):
-            return key
-    return None
 
 
 class _FieldScroll(VerticalScroll, can_focus=False):
@@ -339,7 +176,7 @@ class DestinationForm(ModalScreen[Destination | None]):
         widget_id = f"field-{spec.key}"
         if spec.kind == "switch":
             return Checkbox(
-                _switch_label(spec, bool(value)), bool(value), id=widget_id, compact=True
+                switch_label(spec, bool(value)), bool(value), id=widget_id, compact=True
             )
         if spec.kind == "choice":
             return Select(
@@ -351,13 +188,12 @@ class DestinationForm(ModalScreen[Destination | None]):
             )
         restrict = {"int": "integer", "float": "number"}.get(spec.kind, "text")
         return Input(
-            _text_of(value),
+            text_of(value),
             placeholder=spec.placeholder,
             type=restrict,  # type: ignore[arg-type]
             password=spec.kind == "password",
             id=widget_id,
             compact=True,
-            valid_empty=True,
         )
 
     def on_mount(self) -> None:
@@ -389,7 +225,7 @@ class DestinationForm(ModalScreen[Destination | None]):
         for spec in ALL_FIELDS:
             raw = self._raw(spec)
             try:
-                values[spec.key] = _parse(spec, raw)
+                values[spec.key] = parse_field(spec, raw)
             except ValueError as exc:
                 problems.setdefault(spec.key, []).append(str(exc))
         destination = replace(self.start, **values)  # type: ignore[arg-type]
@@ -413,7 +249,7 @@ class DestinationForm(ModalScreen[Destination | None]):
             if spec.kind in ("switch", "choice"):
                 if raw != start:
                     changed.add(spec.key)
-            elif raw != _text_of(start):
+            elif raw != text_of(start):
                 changed.add(spec.key)
         return changed
 
@@ -426,19 +262,25 @@ class DestinationForm(ModalScreen[Destination | None]):
         for spec in ALL_FIELDS:
             messages = self.problems.get(spec.key, [])
             shown = messages if visible is None or spec.key in visible else []
-            box = self.query_one(f"#problem-{spec.key}", Static)
-            box.update("\n".join(f"✗ {m}" for m in shown))
-            box.set_class(bool(shown), "-shown")
-            self.query_one(f"#row-{spec.key}").set_class(bool(shown), "-invalid")
-        summary = self.query_one("#form-problems", Static)
+            self._show_problem(spec.key, "\n".join(f"✗ {m}" for m in shown))
         count = sum(len(m) for m in self.problems.values())
+        lines: list[str] = []
         if self.save_attempted and count:
-            general = self.problems.get("", [])
             lines = [f"Not saved: {count} problem{'s' if count != 1 else ''} to fix (marked ✗)."]
-            lines += [f"✗ {m}" for m in general]
-            summary.update("\n".join(lines))
-        summary.set_class(self.save_attempted and count > 0, "-shown")
+            lines += [f"✗ {m}" for m in self.problems.get("", [])]
+        self._show_problem("", "\n".join(lines))
         return destination
+
+    def _show_problem(self, key: str, text: str) -> None:
+        """Update one message box (key "" is the summary), touching only what changed:
+        a re-layout per keystroke for nothing is what makes a form feel slow over SSH."""
+        box = self.query_one(f"#problem-{key}" if key else "#form-problems", Static)
+        if str(box.content) == text:
+            return
+        box.update(text)
+        box.set_class(bool(text), "-shown")
+        if key:
+            self.query_one(f"#row-{key}").set_class(bool(text), "-invalid")
 
     def _show_hint(self, spec_key: str) -> None:
         spec = next((s for s in ALL_FIELDS if s.key == spec_key), None)
@@ -449,7 +291,7 @@ class DestinationForm(ModalScreen[Destination | None]):
     @on(Checkbox.Changed)
     def _switch_changed(self, event: Checkbox.Changed) -> None:
         spec = next(s for s in ALL_FIELDS if f"field-{s.key}" == event.checkbox.id)
-        event.checkbox.label = _switch_label(spec, event.value)
+        event.checkbox.label = switch_label(spec, event.value)
 
     @on(Input.Changed)
     @on(Checkbox.Changed)
@@ -508,40 +350,3 @@ class DestinationForm(ModalScreen[Destination | None]):
 
     def _forget_escape(self) -> None:
         self._escape_pending = False
-
-
-def _switch_label(spec: FieldSpec, on: bool) -> str:
-    """The words beside a switch for its state ("yes: ..." or "no: ...")."""
-    when_on, _, when_off = spec.placeholder.partition("|")
-    return when_on if on else when_off
-
-
-def _text_of(value: object) -> str:
-    """How a field value shows in a text input: ``30.0`` as ``30``."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _parse(spec: FieldSpec, raw: object) -> object:
-    """The typed value of a field; ``ValueError`` with a message naming the field."""
-    if spec.kind == "switch":
-        return bool(raw)
-    if spec.kind == "choice":
-        if not isinstance(raw, DecompressPolicy):
-            raise ValueError(f"{spec.key}: choose one of never, lossless, lossy")
-        return raw
-    text = str(raw).strip()
-    if spec.kind in ("int", "float") and not text:
-        raise ValueError(f"{spec.key} must not be empty")
-    if spec.kind == "int":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{spec.key} must be a whole number, got {text!r}") from None
-    if spec.kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"{spec.key} must be a number of seconds, got {text!r}") from None
-    return str(raw)

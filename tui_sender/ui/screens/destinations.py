@@ -15,15 +15,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
 
 from tui_sender.core.destinations import Destination
 from tui_sender.core.settings import ConfigError
 from tui_sender.ui.messages import DestinationsChanged
+from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen
 from tui_sender.ui.screens.destination_form import DestinationForm
-from tui_sender.ui.widgets.echo_report import EchoReport, SelectedPair, selected_pairs
+from tui_sender.ui.widgets.echo_report import selected_pairs
 
 if TYPE_CHECKING:
     from tui_sender.ui.app import SenderApp
@@ -214,8 +214,13 @@ class DestinationsScreen(Screen[None]):
         chosen_line.update(text)
         chosen_line.display = len(self.sender.book) > 0
         book = self.sender.book
-        state = "NOT SAVED (ctrl+s retries): " if self.unsaved else "Saved in "
-        self.query_one("#dest-file", Static).update(f"{state}{book.path}")
+        if self.unsaved:
+            where = f"NOT SAVED to {book.path} (ctrl+s tries again)"
+        elif book.path.exists():
+            where = f"Saved in {book.path}"
+        else:
+            where = f"Will be saved in {book.path}"
+        self.query_one("#dest-file", Static).update(where)
         self.sub_title = f"{len(book)} in the address book, {len(chosen)} chosen"
         self.refresh_bindings()
 
@@ -385,114 +390,3 @@ class DestinationsScreen(Screen[None]):
         detail.display = name is not None
         if name is not None:
             detail.update(describe(self.sender.book.get(name)))
-
-
-class ConfirmDeleteScreen(ModalScreen[Destination | None]):
-    """Asks before a destination is deleted; returns it when the user said yes."""
-
-    DEFAULT_CSS = """
-    ConfirmDeleteScreen {
-        align: center middle;
-    }
-    ConfirmDeleteScreen > Vertical {
-        width: 64;
-        max-width: 100%;
-        height: auto;
-        border: round $error;
-        background: $surface;
-        padding: 0 1;
-    }
-    ConfirmDeleteScreen #confirm-buttons {
-        height: auto;
-        align-horizontal: right;
-        margin-top: 1;
-    }
-    ConfirmDeleteScreen Button {
-        margin-left: 2;
-    }
-    """
-
-    BINDINGS = [
-        Binding("y", "delete", "Delete", id="confirm-delete.yes", tooltip="Delete it"),
-        Binding("n,escape", "keep", "Keep", id="confirm-delete.no", tooltip="Keep it"),
-    ]
-
-    def __init__(self, destination: Destination) -> None:
-        super().__init__()
-        self.destination = destination
-
-    def compose(self) -> ComposeResult:
-        from textual.containers import Horizontal
-
-        with Vertical() as box:
-            box.border_title = "Delete destination"
-            yield Static(
-                f"Delete {self.destination.name} ({self.destination.peer_label}) from the "
-                "address book? This cannot be undone.",
-                markup=False,
-            )
-            with Horizontal(id="confirm-buttons"):
-                yield Button("Delete (y)", id="yes", variant="error", compact=True)
-                yield Button("Keep (n)", id="no", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    def action_delete(self) -> None:
-        """Yes."""
-        self.dismiss(self.destination)
-
-    def action_keep(self) -> None:
-        """No."""
-        self.dismiss(None)
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(self.destination if event.button.id == "yes" else None)
-
-
-class EchoScreen(ModalScreen[None]):
-    """The echo test's report over the address book; escape closes it, even mid-test."""
-
-    DEFAULT_CSS = """
-    EchoScreen {
-        align: center middle;
-    }
-    EchoScreen > Vertical {
-        width: 100%;
-        max-width: 110;
-        height: 100%;
-        max-height: 32;
-        border: round $primary;
-        border-subtitle-color: $text-muted;
-        background: $surface;
-        padding: 0 1;
-    }
-    """
-
-    BINDINGS = [
-        Binding("escape,q,enter", "close", "Close", id="echo.close", tooltip="Close the report"),
-        Binding("r", "again", "Again", id="echo.again", tooltip="Run the test again"),
-    ]
-
-    def __init__(self, destination: Destination, pairs: list[SelectedPair]) -> None:
-        super().__init__()
-        self.destination = destination
-        self.pairs = pairs
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"Echo test: {self.destination.name}"
-            box.border_subtitle = "esc: close · r: again · ↑↓: scroll"
-            yield EchoReport(self.destination, self.pairs, id="echo-report")
-
-    def on_mount(self) -> None:
-        self.query_one(EchoReport).focus()
-
-    def action_close(self) -> None:
-        """Close; a test still running is left to end at its timeouts."""
-        self.dismiss(None)
-
-    def action_again(self) -> None:
-        """Repeat the test."""
-        self.query_one(EchoReport).run_test()

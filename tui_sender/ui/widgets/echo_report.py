@@ -215,15 +215,19 @@ class EchoReport(VerticalScroll):
     class EchoAnswered(Message):
         """The C-ECHO came back (or failed)."""
 
-        def __init__(self, result: EchoResult) -> None:
+        def __init__(self, run: int, result: EchoResult) -> None:
             super().__init__()
+            self.run = run
+            """Which run of the test: a repeated test must not show an older run's answer."""
             self.result = result
 
     class ProbeAnswered(Message):
         """The destination answered which pairs it accepts (or the probe failed)."""
 
-        def __init__(self, result: ProbeResult) -> None:
+        def __init__(self, run: int, result: ProbeResult) -> None:
             super().__init__()
+            self.run = run
+            """Which run of the test (see :class:`EchoAnswered`)."""
             self.result = result
 
     def __init__(
@@ -236,6 +240,8 @@ class EchoReport(VerticalScroll):
         self.probe_result: ProbeResult | None = None
         self.rows: list[PairRow] = []
         """The probe table as shown (empty until the probe answered)."""
+        self.run = 0
+        """Counts the runs; answers of an earlier run are ignored."""
 
     def compose(self) -> ComposeResult:
         yield Static(
@@ -282,24 +288,27 @@ class EchoReport(VerticalScroll):
                 "report-muted",
             )
         self.query_one("#probe-table", Grid).remove_children()
-        self._test(self.destination, self.pairs)
+        self.run += 1
+        self._test(self.run, self.destination, self.pairs)
 
     @work(thread=True, exclusive=True, group="echo", exit_on_error=False)
-    def _test(self, destination: Destination, pairs: tuple[SelectedPair, ...]) -> None:
+    def _test(self, run: int, destination: Destination, pairs: tuple[SelectedPair, ...]) -> None:
         """Runs in a thread: never touches a widget, only posts the answers."""
         worker = get_current_worker()
         answered = echo(destination, timeout=ECHO_WAIT_CAP)
-        self.post_message(self.EchoAnswered(answered))
+        self.post_message(self.EchoAnswered(run, answered))
         if worker.is_cancelled or not pairs:
             return
         if not worth_probing(answered):
             return
         uids = [(p.sop_class_uid, p.transfer_syntax_uid) for p in pairs]
-        self.post_message(self.ProbeAnswered(probe(destination, uids, timeout=ECHO_WAIT_CAP)))
+        self.post_message(self.ProbeAnswered(run, probe(destination, uids, timeout=ECHO_WAIT_CAP)))
 
     # -- answers ------------------------------------------------------------------------
 
     def on_echo_report_echo_answered(self, message: EchoReport.EchoAnswered) -> None:
+        if message.run != self.run:
+            return
         self.echo_result = result = message.result
         verdict, details = echo_lines(result)
         self._set("#echo-verdict", verdict, "-ok" if result.ok else "-fails")
@@ -317,6 +326,8 @@ class EchoReport(VerticalScroll):
                 )
 
     def on_echo_report_probe_answered(self, message: EchoReport.ProbeAnswered) -> None:
+        if message.run != self.run:
+            return
         self.probe_result = result = message.result
         self.query_one("#echo-loading").display = False
         self.rows = pair_rows(self.pairs, result, self.destination.decompress)

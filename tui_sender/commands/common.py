@@ -62,6 +62,16 @@ def add_destination_args(parser: argparse.ArgumentParser, calling_default: str) 
         metavar="FILE",
         help="config file (default $TUI_SENDER_CONFIG or ~/.config/tui-sender/config.toml)",
     )
+    tls = parser.add_argument_group(
+        "TLS", "DICOM TLS: the server certificate and host name are always verified"
+    )
+    tls.add_argument("--tls", action="store_true", default=None, help="connect with TLS (>= 1.2)")
+    tls.add_argument("--ca-file", metavar="PEM", help="CA bundle that signed the PACS certificate")
+    tls.add_argument("--client-cert", metavar="PEM", help="our certificate, for mutual TLS")
+    tls.add_argument("--client-key", metavar="PEM", help="its private key (if a separate file)")
+    tls.add_argument(
+        "--tls-server-name", metavar="NAME", help="name expected in the PACS certificate"
+    )
     parser.set_defaults(calling_default=calling_default)
 
 
@@ -84,7 +94,16 @@ def destination_from_args(args: argparse.Namespace, **overrides: object) -> Dest
             )
         calling = args.calling_ae if args.calling_ae is not None else args.calling_default
         destination = Destination.from_cli(args.ae_title, args.host, args.port, calling)
-    changes = {k: v for k, v in overrides.items() if v is not None}
+    tls_flags = {
+        "tls": getattr(args, "tls", None),
+        "ca_file": getattr(args, "ca_file", None),
+        "client_cert": getattr(args, "client_cert", None),
+        "client_key": getattr(args, "client_key", None),
+        "server_name": getattr(args, "tls_server_name", None),
+    }
+    if any(v is not None for k, v in tls_flags.items() if k != "tls"):
+        tls_flags["tls"] = True
+    changes = {k: v for k, v in {**tls_flags, **overrides}.items() if v is not None}
     if changes:
         destination = replace(destination, **changes)  # type: ignore[arg-type]
     problems = destination.validate()

@@ -230,6 +230,8 @@ class Catalog:
     patients: dict[str, Patient] = field(default_factory=dict)
     studies: dict[str, Study] = field(default_factory=dict)
     skipped: list[SkippedFile] = field(default_factory=list)
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Remarks on files that are sent anyway (path -> remarks), e.g. a meta/data set mismatch."""
     _by_sop_uid: dict[str, Instance] = field(default_factory=dict)
 
     def add(self, instance: Instance, fields: HeaderFields) -> SkippedFile | None:

@@ -69,6 +69,7 @@ _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 DEFLATED_TRANSFER_SYNTAXES = frozenset(
     {
@@ -523,7 +524,9 @@ def _parse(path: str, window: _Window, mtime_ns: int) -> ScannedFile:
     if offset >= window.size:
         raise ScanError(SkipReason.TRUNCATED, "file ends after the file meta: no data set")
 
-    values = _read_data_set(window, offset, transfer_syntax, notes)
+    effective = [transfer_syntax]
+    values = _read_data_set(window, offset, transfer_syntax, notes, effective)
+    transfer_syntax = effective[0]
 
     sop_class = _uid(values.get(_SOP_CLASS))
     sop_instance = _uid(values.get(_SOP_INSTANCE))
@@ -570,11 +573,16 @@ def _parse(path: str, window: _Window, mtime_ns: int) -> ScannedFile:
 
 
 def _read_data_set(
-    window: _Window, offset: int, transfer_syntax: str, notes: list[str]
+    window: _Window,
+    offset: int,
+    transfer_syntax: str,
+    notes: list[str],
+    effective: list[str] | None = None,
 ) -> dict[int, bytes]:
     """Walk the data set in its transfer syntax; map walk failures to skip reasons."""
     order = _BIG if transfer_syntax == EXPLICIT_VR_BIG_ENDIAN else _LITTLE
     implicit = transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN
+    effective = effective if effective is not None else [transfer_syntax]
     try:
         if transfer_syntax in DEFLATED_TRANSFER_SYNTAXES:
             window, offset = _inflate(window, offset), 0
@@ -583,9 +591,20 @@ def _read_data_set(
             buf, base = window.get(offset, 6)
             found_implicit = not _is_letter_pair(buf[offset - base + 4 : offset - base + 6])
             if found_implicit != implicit:
+                actual = "Implicit" if found_implicit else "Explicit"
+                if transfer_syntax not in (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN):
+                    raise ScanError(
+                        SkipReason.INVALID,
+                        f"data set is encoded with {actual} VR, which its transfer syntax "
+                        f"{transfer_syntax} does not allow",
+                    )
+                # Send what the bytes are, never bytes labelled with the wrong syntax.
+                effective[0] = (
+                    IMPLICIT_VR_LITTLE_ENDIAN if found_implicit else EXPLICIT_VR_LITTLE_ENDIAN
+                )
                 notes.append(
-                    f"data set is encoded with {'Implicit' if found_implicit else 'Explicit'} VR,"
-                    f" not as its transfer syntax {transfer_syntax} says"
+                    f"data set is encoded with {actual} VR Little Endian although its file meta "
+                    f"says {transfer_syntax}: it is sent as {actual} VR Little Endian"
                 )
                 implicit = found_implicit
         return _walk_data_set(window, offset, implicit, order)

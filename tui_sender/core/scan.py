@@ -146,6 +146,8 @@ def add_results(catalog: Catalog, results: Iterable[ScanResult]) -> int:
             catalog.skip(result)
         elif catalog.add(result.instance, result.fields) is None:
             added += result.instance.size
+            if result.notes:
+                catalog.notes[result.instance.path] = result.notes
     return added
 
 

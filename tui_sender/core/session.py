@@ -16,6 +16,7 @@ call :meth:`Session.cancel` from any thread.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import queue
 import threading
 import time
@@ -25,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from tui_sender.core.catalog import Catalog, Instance, SkipReason
-from tui_sender.core.events import Event, FileDone, SessionFinished, SessionStarted
+from tui_sender.core.events import Event, FileDone, LogMessage, SessionFinished, SessionStarted
 from tui_sender.core.negotiation import plan_batches
 from tui_sender.core.outcomes import FileOutcome, FileState
 from tui_sender.core.private_files import prepare_logs_dir, write_private_json
 from tui_sender.core.progress import WorkerProgress
 from tui_sender.core.record import SessionFiles, SessionLog, new_session_id
 from tui_sender.core.stored_index import PendingStores, StoredIndex
-from tui_sender.core.summary import Ledger, SummaryContext, build_summary
+from tui_sender.core.summary import Ledger, SummaryContext, build_summary, display_path
 from tui_sender.core.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
 
 EXIT_OK = 0
@@ -202,6 +203,7 @@ class Session:
                     summary_path=str(self.files.summary),
                 )
             )
+            self._log_remarks()
             self._run_workers()
             self._account_for_the_rest()
             if self._pending is not None:
@@ -252,6 +254,17 @@ class Session:
             log_path=self.files.log,
             summary=summary,
         )
+
+    def _log_remarks(self) -> None:
+        """Say which files are sent despite a remark from the scan (e.g. a UID mismatch)."""
+        for inst in self._files:
+            for note in self.catalog.notes.get(inst.path, ()):
+                self.emit(
+                    LogMessage(
+                        level=logging.WARNING,
+                        message=f"{display_path(inst.path)}: {note}",
+                    )
+                )
 
     def _journal_header(self) -> dict[str, Any]:
         return {

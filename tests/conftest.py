@@ -52,6 +52,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(getattr(pytest.mark, marker))
 
 
+# -- isolation ----------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the user's real config or stored-instance index."""
+    monkeypatch.setenv("TUI_SENDER_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("TUI_SENDER_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 # -- peers -------------------------------------------------------------------
 
 

@@ -125,3 +125,38 @@ async def test_cancel_stops_within_a_second_even_with_a_slow_scp(
         # Let the new screen finish mounting before the app is torn down
         # (Textual's Header updates its title in a deferred callback).
         await pilot.pause(0.2)
+
+
+async def test_resume_screen_sends_what_an_interrupted_session_did_not_store(
+    samples: SampleSet, scp_factory: Any, tmp_path: Path
+) -> None:
+    from tui_sender.ui.screens.resume import ResumeScreen
+
+    slow = scp_factory(sleep=0.05)
+    app = make_app(samples, tmp_path, slow)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: not app.scanning and app.catalog.studies, pilot)
+        await pilot.press("a", "s")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(lambda: len(slow.stored()) >= 10, pilot)
+        await pilot.press("c")
+        await pilot.pause(0.1)
+        await pilot.press("y")
+        await wait_until(lambda: isinstance(app.screen, SummaryScreen), pilot, timeout=10)
+        first = app.screen.summary  # type: ignore[attr-defined]
+        stored_first = first["totals"]["sent"]
+        assert 0 < stored_first < len(samples.files)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        await pilot.press("R")
+        await wait_until(lambda: isinstance(app.screen, ResumeScreen), pilot)
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(lambda: isinstance(app.screen, SummaryScreen), pilot, timeout=60)
+        second = app.screen.summary  # type: ignore[attr-defined]
+        assert second["configuration"]["resumed_from"] == first["session_id"]
+        assert second["totals"]["skipped"] == stored_first
+        assert second["totals"]["sent"] == len(samples.files) - stored_first
+        assert len(slow.stored()) == len(samples.files)
+        await pilot.pause(0.2)

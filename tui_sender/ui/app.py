@@ -8,6 +8,7 @@ no DICOM work itself: it asks the core.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,10 +19,12 @@ from textual.worker import Worker, WorkerState
 
 from tui_sender.core.catalog import Catalog, Instance
 from tui_sender.core.destinations import AddressBook, Destination
+from tui_sender.core.resume import request_header
 from tui_sender.core.scan import ScannedFile, ScanProgress, add_results, iter_scan_batches
 from tui_sender.core.selection import Selection
 from tui_sender.core.session import Session, SessionOptions
 from tui_sender.core.settings import ConfigError
+from tui_sender.core.stored_index import StoredIndex
 from tui_sender.core.targets import TlsSetupError, transfer_target
 from tui_sender.ui.messages import ScanBatchArrived, ScanFinished
 from tui_sender.ui.providers import SenderCommands
@@ -68,6 +71,7 @@ class SenderApp(App[int]):
         self.scanning = False
         self._dirty = False
         self._changed_patients: set[str] = set()
+        self._index: StoredIndex | None = None
         self.theme_problems: tuple[str, ...] = ()
         if demo_destination is not None:
             if demo_destination.name in self.book:
@@ -220,8 +224,20 @@ class SenderApp(App[int]):
         if plan is not None:
             self.start_session(list(plan.destinations), self.selection.instances())
 
-    def start_session(self, destinations: list[Destination], instances: list[Instance]) -> None:
-        """Build a session and open the dashboard on it."""
+    def start_session(
+        self,
+        destinations: list[Destination],
+        instances: list[Instance],
+        *,
+        catalog: Catalog | None = None,
+        inputs: list[str] | None = None,
+        resumed_from: str = "",
+    ) -> None:
+        """Build a session and open the dashboard on it.
+
+        Instances the destination already holds (by the stored-instance
+        index) are recorded as skipped, as with ``tui-sender send``.
+        """
         from tui_sender.ui.screens.transfer import TransferScreen
 
         try:
@@ -229,14 +245,42 @@ class SenderApp(App[int]):
         except TlsSetupError as exc:
             self.notify(str(exc), title="TLS", severity="error")
             return
+        source = catalog or self.catalog
+        paths = inputs if inputs is not None else self.paths
+        studies = sorted({i.study_uid for i in instances})
+        series = sorted({i.series_uid for i in instances})
         session = Session(
-            self.catalog,
+            source,
             targets,
             instances=instances,
             options=SessionOptions(
                 logs_dir=self.logs_dir,
                 include_phi=self.settings.include_phi,
-                configuration={"inputs": self.paths, "via": "tui"},
+                configuration={"inputs": paths, "via": "tui"},
+                request=request_header(
+                    paths,
+                    self.recursive,
+                    [(d, d.name in self.book) for d in destinations],
+                    studies,
+                    series,
+                ),
+                index=self.stored_index(),
+                resumed_from=resumed_from,
             ),
         )
         self.push_screen(TransferScreen(session))
+
+    def stored_index(self) -> StoredIndex | None:
+        """The stored-instance index (None, with a notification, if it cannot be opened)."""
+        if self._index is None:
+            try:
+                self._index = StoredIndex()
+            except (OSError, sqlite3.Error) as exc:
+                self.notify(f"Stored-instance index unavailable: {exc}", severity="warning")
+        return self._index
+
+    def action_resume(self) -> None:
+        """Pick an earlier session and send what it did not get stored."""
+        from tui_sender.ui.screens.resume import ResumeScreen
+
+        self.push_screen(ResumeScreen())

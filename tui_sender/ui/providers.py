@@ -9,6 +9,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 _COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Send selection", "send", "Confirm, then send the selected studies"),
     ("Destinations", "destinations", "Address book, choice of destinations, echo test"),
+    ("Resume a session", "resume", "Send what an earlier (interrupted) session did not store"),
     ("Help", "help", "Keys and concepts"),
     ("Next theme", "cycle_theme", "Dark, light, high contrast"),
     ("Quit", "quit", "Leave tui-sender"),

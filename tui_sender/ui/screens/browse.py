@@ -37,6 +37,7 @@ class BrowseScreen(Screen[None]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("d", "app.destinations", "Destinations", tooltip="Address book and echo test"),
         Binding("s", "app.send", "Send", tooltip="Send the selection to the chosen destinations"),
+        Binding("R", "app.resume", "Resume", show=False, tooltip="Finish an earlier session"),
     ]
 
     @property

@@ -178,11 +178,6 @@ def test_help(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[int, int]
     assert snap_compare(app, terminal_size=size, run_before=help_scene)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="TransferScreen mounts the worker panels after its first log write; the panes "
-    "shrink the log, which is then no longer at its end, so auto-scroll stops for good",
-)
 async def test_dashboard_log_follows_the_end(app: ShowcaseApp) -> None:
     """After the first burst of events, new log lines are still scrolled into view."""
     async with app.run_test(size=(80, 24)) as pilot:

@@ -81,8 +81,7 @@ class BrowseScreen(Screen[None]):
         chosen = ", ".join(app.chosen_destinations) or "none (press d)"
         scan = app.scan_status_text()
         self.query_one("#status-line", Static).update(
-            f"{scan}  │  selected {studies} studies, {files} files, {size_text(size)}  │  "
-            f"to: {chosen}"
+            f"to: {chosen} │ selected {studies} studies, {files} files, {size_text(size)} │ {scan}"
         )
 
     @on(Tree.NodeHighlighted)

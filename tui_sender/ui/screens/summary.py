@@ -8,9 +8,11 @@ sends the failed files again to the same destinations.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -44,6 +46,7 @@ class SummaryScreen(Screen[None]):
         self.result = result
         self.session = session
         self.summary: dict[str, Any] = result.summary
+        self._problems: list[dict[str, Any]] = []
         self.sub_title = f"session {result.session_id}"
 
     @property
@@ -62,35 +65,59 @@ class SummaryScreen(Screen[None]):
             yield DataTable(id="summary-studies", cursor_type="row", zebra_stripes=True)
             yield Static(self._failed_title(), classes="section-title", id="failed-title")
             yield DataTable(id="summary-failed", cursor_type="row")
+            yield Static(id="summary-detail")
         yield Static(self._where(), id="summary-where")
         yield Footer()
 
     def on_mount(self) -> None:
         studies = self.query_one("#summary-studies", DataTable)
         studies.add_columns(
-            "date", "mod", "description", "to", "files", "sent", "warn", "failed", "skip"
+            "date", "mod", "files", "sent", "warn", "failed", "skip", "to", "description"
         )
         for s in self.summary["studies"]:
             studies.add_row(
                 format_date(s.get("study_date", "")),
-                "/".join(s.get("modalities", [])),
-                (s.get("description") or "")[:30],
-                s["destination"][:18],
+                "/".join(s.get("modalities", []))[:11],
                 str(s["files"]),
                 str(s["sent"]),
                 str(s["warning"]),
                 Text(str(s["failed"]), style="bold red") if s["failed"] else "0",
                 str(s["skipped"]),
+                s["destination"][:18],
+                (s.get("description") or "")[:40],
             )
         failed = self.query_one("#summary-failed", DataTable)
         failed.add_columns("state", "status", "file", "reason")
-        problems = [f for f in self.summary["files"] if f["state"] in ("failed", "warning")]
-        for f in problems[:FAILED_SHOWN]:
-            failed.add_row(f["state"], f["status"] or "-", f["path"], f["reason"])
+        self._problems = [f for f in self.summary["files"] if f["state"] in ("failed", "warning")]
         skipped = [f for f in self.summary["files"] if f["state"] == "skipped"]
-        for f in skipped[: max(0, FAILED_SHOWN - len(problems))]:
-            failed.add_row("skipped", "-", f["path"], f["reason"])
-        (failed if problems else studies).focus()
+        self._problems += skipped[: max(0, FAILED_SHOWN - len(self._problems))]
+        for f in self._problems[:FAILED_SHOWN]:
+            failed.add_row(f["state"], f["status"] or "-", os.path.basename(f["path"]), f["reason"])
+        if not self._problems:
+            failed.display = False
+        (failed if self._problems else studies).focus()
+        self._show_detail(0)
+
+    @on(DataTable.RowHighlighted, "#summary-failed")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.cursor_row)
+
+    def _show_detail(self, row: int) -> None:
+        """The highlighted failure in full: path, status and reason, wrapped."""
+        detail = self.query_one("#summary-detail", Static)
+        if not self._problems or row >= len(self._problems):
+            detail.display = False
+            return
+        f = self._problems[row]
+        detail.display = True
+        detail.update(
+            Text.assemble(
+                (f"{f['state']} {f['status'] or ''} ", "bold"),
+                f["path"],
+                "\n",
+                f["reason"],
+            )
+        )
 
     def _headline(self) -> Text:
         t = self.summary["totals"]

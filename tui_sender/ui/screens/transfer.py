@@ -10,6 +10,7 @@ negotiation of every association, and the session log filtered by level.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from collections import deque
@@ -37,6 +38,7 @@ from tui_sender.core.events import (
 from tui_sender.core.outcomes import FileState
 from tui_sender.core.record import describe
 from tui_sender.core.session import Session, SessionResult
+from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.study_tree import size_text
@@ -62,6 +64,30 @@ def _level_of(event: Event) -> int:
     if isinstance(event, AssociationFailed | FileRetrying):
         return logging.WARNING
     return logging.INFO
+
+
+def pane_line(event: Event) -> str | None:
+    """The log pane's line: like the session log, but what matters first.
+
+    File lines name the file by its base name, then the status and the
+    reason, so a failure still reads on an 80-column terminal (the session
+    log and the summary keep the full path).
+    """
+    if isinstance(event, FileDone):
+        o = event.outcome
+        symbol = {"sent": "✓", "warning": "!", "failed": "✗"}.get(o.state.value, "-")
+        status = f" 0x{o.status:04X}" if o.status is not None else ""
+        reason = f": {o.reason}" if o.reason else ""
+        name = os.path.basename(display_path(o.path))
+        return f"[{event.worker}] {symbol}{status} {name}{reason}"
+    if isinstance(event, FileRetrying):
+        name = os.path.basename(display_path(event.path))
+        return f"[{event.worker}] retry {event.attempt} {name}: {event.reason}"
+    text = describe(event)
+    if isinstance(event, AssociationOpened) and text:
+        # The contexts themselves are in the negotiation tab.
+        return text.splitlines()[0] + " (n: negotiation)"
+    return text
 
 
 class TransferScreen(Screen[None]):
@@ -158,7 +184,7 @@ class TransferScreen(Screen[None]):
             self._add_negotiation(event)
         elif isinstance(event, SessionFinished):
             self._finished_event = event
-        text = describe(event)
+        text = pane_line(event)
         if text is None:
             return
         level = _level_of(event)
@@ -169,13 +195,19 @@ class TransferScreen(Screen[None]):
 
     def _draw_workers(self) -> None:
         box = self.query_one("#workers", VerticalScroll)
+        mounted = False
         for progress in self.session.progress:
             panel = self._panels.get(progress.name)
             if panel is None:
                 panel = WorkerPanel(progress, classes="worker")
                 self._panels[progress.name] = panel
                 box.mount(panel)
+                mounted = True
             panel.tick(self._colors)
+        if mounted:
+            # The new panes shrink the log; keep it following its end.
+            log = self.query_one("#log-view", Log)
+            self.call_after_refresh(log.scroll_end, animate=False)
 
     def _draw_overall(self) -> None:
         workers = self.session.progress
@@ -193,12 +225,12 @@ class TransferScreen(Screen[None]):
         self.query_one("#overall-bar", ProgressBar).update(progress=done_bytes)
         c = self._colors
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{done_files}/{self.files_total} files  ")
-        text.append(f"{size_text(done_bytes)}/{size_text(self.bytes_total)}  ")
-        text.append(f"{size_text(int(rate))}/s  ETA {eta}  {elapsed:.0f} s  ")
-        text.append(f"✓ {self.counts[FileState.SENT]} sent  ", style=c.get("success", ""))
-        text.append(f"! {self.counts[FileState.WARNING]} warning  ", style=c.get("warning", ""))
-        text.append(f"✗ {self.counts[FileState.FAILED]} failed", style=c.get("error", ""))
+        text.append(f"✓{self.counts[FileState.SENT]} ", style=c.get("success", ""))
+        text.append(f"!{self.counts[FileState.WARNING]} ", style=c.get("warning", ""))
+        text.append(f"✗{self.counts[FileState.FAILED]}", style=c.get("error", ""))
+        text.append(f" · {done_files}/{self.files_total} files")
+        text.append(f" · {size_text(done_bytes)} of {size_text(self.bytes_total)}")
+        text.append(f" · {size_text(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed")
         if self.session.cancelled and self.result is None:
             text.append("  cancelling…", style="bold " + c.get("warning", ""))
         self.query_one("#overall-text", Static).update(text)

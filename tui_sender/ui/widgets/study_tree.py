@@ -61,6 +61,16 @@ def _after_icon(text: Text, prefix: Text) -> Text:
     return Text.assemble(text[:icon_len], prefix, text[icon_len:])
 
 
+NON_IMAGE_MODALITIES = frozenset({"SR", "KO", "PR", "DOC", "REG", "SEG", "RWV", "PLAN"})
+
+
+def image_modalities(study: Study) -> str:
+    """The study's image modalities (SR/KO/PR only when it has nothing else)."""
+    all_modalities = study.modalities
+    images = [m for m in all_modalities if m not in NON_IMAGE_MODALITIES]
+    return "/".join(images or all_modalities)
+
+
 def format_date(value: str) -> str:
     """DICOM DA (YYYYMMDD) as YYYY-MM-DD; anything else as it is."""
     if len(value) == 8 and value.isdigit():
@@ -161,7 +171,11 @@ class StudyTree(Tree[NodeRef]):
 
     def sync(self, changed: set[str] | None = None) -> None:
         """Add what the catalog gained; refresh labels (of ``changed`` patients only, if given)."""
-        keys = self.catalog.patients if changed is None else changed
+        keys = (
+            list(self.catalog.patients)
+            if changed is None
+            else [k for k in self.catalog.patients if k in changed]
+        )
         for key in keys:
             patient = self.catalog.patients.get(key)
             if patient is None:
@@ -209,16 +223,19 @@ class StudyTree(Tree[NodeRef]):
             node.add_leaf(self.series_label(study, series), SeriesRef(study.uid, series.uid))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeRef]) -> None:
-        """Create children the first time a node opens."""
-        data = event.node.data
+        """Create children when a node opens another way (enter, mouse)."""
+        self._load_children(event.node)
+
+    def _load_children(self, node: TreeNode[NodeRef]) -> None:
+        data = node.data
         if isinstance(data, PatientRef):
             patient = self.catalog.patients.get(data.key)
             if patient is not None:
-                self._load_studies(event.node, patient)
-        elif isinstance(data, StudyRef):
+                self._load_studies(node, patient)
+        elif isinstance(data, StudyRef) and not node.children:
             study = self.catalog.studies.get(data.uid)
             if study is not None:
-                self._load_series(event.node, study)
+                self._load_series(node, study)
 
     # -- labels ----------------------------------------------------------------
 
@@ -234,8 +251,8 @@ class StudyTree(Tree[NodeRef]):
         """``2024-03-01 CT  Chest w/o contrast   120 img  60.2 MB`` (mark drawn apart)."""
         text = Text()
         text.append(format_date(study.date))
-        text.append(f" {'/'.join(study.modalities)[:7]:<7} ", style=self._c("secondary", "bold"))
-        text.append(f"{(study.description or '(no description)')[:28]:<28}")
+        text.append(f" {image_modalities(study)[:7]:<7} ", style=self._c("secondary", "bold"))
+        text.append(f"{(study.description or '(no description)')[:26]:<26}")
         text.append(
             f" {study.count:>5} img {size_text(study.bytes):>9}", style=self._c("text-muted")
         )
@@ -320,9 +337,14 @@ class StudyTree(Tree[NodeRef]):
         self.post_message(self.SelectionToggled())
 
     def action_expand(self) -> None:
-        """l: open the highlighted node."""
+        """l / right: open the highlighted node.
+
+        Children are created before the node opens, so keys typed ahead
+        (right, down, space) act on the rows the user expects.
+        """
         node = self.cursor_node
         if node is not None and node.allow_expand:
+            self._load_children(node)
             node.expand()
 
     def action_collapse(self) -> None:

@@ -9,7 +9,8 @@ accepted context, the raw data set bytes) and can be told to
 * abort instead of answering (the reply :data:`ABORT`, or ``abort_after=N``
   stores per association), or abort while a data set is still arriving
   (``abort_during_store``, ``abort_during_instances``);
-* sleep before answering (to trip the sender's DIMSE timeout);
+* sleep before answering (to trip the sender's DIMSE timeout), always or
+  as a function of the call (only the first attempt of each file, say);
 * accept only some SOP classes or transfer syntaxes;
 * reject associations (``reject=(result, source, reason)`` or a function of
   the request number; ``require_calling_aet``; ``max_associations``);
@@ -128,7 +129,7 @@ class ScriptedSCP:
         abort_after: int | None = None,
         abort_during_store: int | None = None,
         abort_during_instances: Collection[str] = (),
-        sleep: float = 0.0,
+        sleep: float | Callable[[StoreCall], float] = 0.0,
         sop_classes: Iterable[str] | None = None,
         rejected_sop_classes: Collection[str] = (),
         transfer_syntaxes: Sequence[str] | None = None,
@@ -257,6 +258,21 @@ class ScriptedSCP:
             return self._association_total
 
     @property
+    def open_associations(self) -> int:
+        """Associations still running (a sender that leaves none behind makes this 0)."""
+        server = self._server
+        if server is None:
+            return 0
+        return sum(1 for a in server.active_associations if a.is_alive())
+
+    def wait_until_idle(self, timeout: float = 5.0) -> int:
+        """Wait (bounded) until no association is open; return how many still are."""
+        deadline = time.monotonic() + timeout
+        while self.open_associations and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.open_associations
+
+    @property
     def aborts_sent(self) -> int:
         with self._lock:
             return self._aborts_sent
@@ -315,8 +331,9 @@ class ScriptedSCP:
         dataset, path = self._keep(event, uid)
         with self._lock:
             self._received.append(ReceivedStore(call, reply, dataset, path))
-        if self._sleep:
-            self._stopping.wait(self._sleep)
+        pause = self._sleep(call) if callable(self._sleep) else self._sleep
+        if pause:
+            self._stopping.wait(pause)
         if reply == ABORT:
             self._abort(event.assoc, state)
             return 0xA700

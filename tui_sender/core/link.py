@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import socket
 import ssl
 import threading
@@ -177,10 +178,8 @@ class _ForeignBytes(LinkBroken):
     """The peer sent bytes that cannot start a DICOM PDU."""
 
     def __init__(self, header: bytes) -> None:
-        super().__init__(
-            f"the peer sent bytes that are not DICOM (starting {header[:2].hex(' ')})",
-            FailureKind.PROTOCOL,
-        )
+        self.what = f"bytes that are not DICOM (starting {header[:2].hex(' ')})"
+        super().__init__(f"the peer sent {self.what}", FailureKind.PROTOCOL)
         self.header = header
 
 
@@ -341,7 +340,18 @@ def _unanswered_failure(exc: OSError | LinkBroken, settings: LinkSettings) -> As
             )
         return AssociationError(
             FailureKind.PROTOCOL,
-            f"{where} answered the association request with {exc}: is it a DICOM port?",
+            f"{where} answered the association request with {exc.what}: is this port a DICOM "
+            "service? Check the destination's port",
+        )
+    if isinstance(exc, ssl.SSLError):
+        # TLS 1.3 finishes the client's handshake before the server has
+        # checked our certificate; its refusal arrives on the first read,
+        # often as a bare EOF.
+        return AssociationError(
+            FailureKind.TLS,
+            f"TLS session with {where} refused by the PACS ({exc.reason or exc}): it may "
+            "require a client certificate it trusts (set the destination's client certificate "
+            "and key) or a TLS version we do not offer (no plain-TCP fallback)",
         )
     detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
     tls_hint = (
@@ -738,12 +748,17 @@ class Link:
         return False
 
     def abort(self) -> None:
-        """Send an A-ABORT (best effort) and close."""
+        """Send an A-ABORT (best effort, never waiting) and close.
+
+        Non-blocking: when the peer has stopped reading, the A-ABORT would
+        only queue behind megabytes of unread data, and waiting for room
+        would add a delay to every failure of that kind.
+        """
         if self._closed:
             return
         try:
-            self._sock.settimeout(1.0)
-            self._sock.sendall(wire.abort_pdu())
+            self._sock.setblocking(False)
+            self._sock.send(wire.abort_pdu())
         except OSError:
             pass
         self._close()
@@ -758,6 +773,39 @@ class Link:
     def closed(self) -> bool:
         """True once released, aborted or broken."""
         return self._closed
+
+    def still_open(self) -> bool:
+        """Before reusing an idle association: False if the peer has ended it meanwhile.
+
+        Between our requests a peer may only abort, ask to release (its idle
+        timeout) or close the connection; any of these ends the association
+        (a release request is answered first). Checking costs one ``poll``
+        and spares the next file an attempt on a dead link, which would
+        count against its retries.
+        """
+        if self._closed:
+            return False
+        try:
+            poller = select.poll()  # not select.select: no limit on the descriptor number
+            poller.register(self._sock, select.POLLIN)
+            readable = bool(poller.poll(0))
+        except (OSError, ValueError):
+            self._close()
+            return False
+        pending_tls = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending() > 0
+        if not readable and not pending_tls:
+            return True
+        try:
+            self._sock.settimeout(1.0)
+            pdu_type, _ = self._reader.read_pdu()
+            if pdu_type == wire.A_RELEASE_RQ:
+                self._sock.sendall(wire.A_RELEASE_RP_PDU)
+            elif pdu_type != wire.A_ABORT:
+                self._sock.sendall(wire.abort_pdu(2, 2))  # unexpected PDU
+        except (OSError, LinkBroken):
+            pass
+        self._close()
+        return False
 
     def _fail(self) -> None:
         self.abort()
@@ -885,6 +933,16 @@ def _negotiate(
         raise _unanswered_failure(exc, settings) from exc
     if pdu_type == wire.A_ASSOCIATE_RJ and len(body) >= 4:
         rejection = Rejection(result=body[1], source=body[2], reason=body[3])
+        if rejection.result not in (1, 2) or rejection.source not in (1, 2, 3):
+            _abort_quietly(sock, 2)
+            raise AssociationError(
+                FailureKind.PROTOCOL,
+                f"{settings.peer} rejected the association with codes PS3.8 does not define "
+                f"(result {rejection.result}, source {rejection.source}, reason "
+                f"{rejection.reason}): its DICOM software is faulty or this is not a DICOM "
+                "service; check the PACS log",
+                rejection=rejection,
+            )
         kind = (
             FailureKind.REJECTED_PERMANENT
             if rejection.permanent

@@ -12,13 +12,23 @@ Retries (DESIGN.md):
   association every time fails as such while the others go on;
 * out of resources (0xA7xx, 0x0213): resend after a growing pause;
 * association refused for a transient reason / connection refused: reconnect
-  with backoff; a permanent rejection or TLS failure stops the destination.
+  with backoff; a permanent rejection or TLS failure stops the destination,
+  and so does a destination still unreachable after every attempt (the rest
+  then fail at once instead of each waiting through the same backoff);
+* a worker that cannot associate while other workers of the destination
+  still run (at once for a transient rejection: the PACS's association
+  limit or congestion; after its retries for anything else) hands its files
+  back and stops: the session goes on with fewer associations instead of
+  failing those files;
+* many files in a row refused for lack of resources, or left with an unknown
+  outcome, trip the destination's :class:`~tui_sender.core.breaker.Breaker`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -28,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from tui_sender.core import registry
+from tui_sender.core.breaker import Breaker, Pause, Trip
 from tui_sender.core.catalog import Instance
 from tui_sender.core.convert import ConversionError, encode_in
 from tui_sender.core.destinations import DecompressPolicy
@@ -49,6 +60,7 @@ from tui_sender.core.link import (
     Link,
     LinkBroken,
     LinkSettings,
+    ProposedContext,
     StoreReply,
     open_link,
 )
@@ -80,6 +92,11 @@ class RetryPolicy:
     association_attempts: int = 4
     association_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
     """Pause before reconnecting after a transient association failure."""
+    breaker_threshold: int = 5
+    """Files refused for lack of resources, or left with an unknown outcome, in a row (nothing
+    stored in between) before the destination is paused or given up."""
+    breaker_pause: float = 30.0
+    """How long a destination that keeps refusing for lack of resources is left alone, once."""
 
     def status_pause(self, retry: int) -> float:
         """Pause before the n-th (1-based) status retry."""
@@ -101,41 +118,6 @@ class TransferTarget:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-class DestinationQueue:
-    """The batches for one destination, shared by its workers.
-
-    It also remembers whether the destination is known dead (a permanent
-    rejection, a TLS failure, or no association after all retries), so the
-    remaining batches fail at once with that reason instead of each waiting
-    through the same backoff.
-    """
-
-    def __init__(self, target: TransferTarget, batches: Sequence[Batch]) -> None:
-        self.target = target
-        self._batches = deque(batches)
-        self._lock = threading.Lock()
-        self.dead_reason: str | None = None
-        self.established = 0
-        self.attempted = False
-
-    @property
-    def remaining(self) -> int:
-        """Batches not taken yet."""
-        with self._lock:
-            return len(self._batches)
-
-    def take(self) -> Batch | None:
-        """The next batch, or None when there is none left."""
-        with self._lock:
-            return self._batches.popleft() if self._batches else None
-
-    def mark_dead(self, reason: str) -> None:
-        """Stop offering work to this destination."""
-        with self._lock:
-            if self.dead_reason is None:
-                self.dead_reason = reason
-
-
 @dataclass(slots=True)
 class _Pending:
     instance: Instance
@@ -144,6 +126,90 @@ class _Pending:
     not_before: float = 0.0
     last_status: int | None = None
     last_reason: str = ""
+    """Why the last attempt's outcome is unknown; empty when it got a response."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A batch to send; ``items`` when a worker that stepped aside handed it back mid-way."""
+
+    batch: Batch
+    items: tuple[_Pending, ...] | None = None
+
+
+class DestinationQueue:
+    """The batches for one destination, shared by its workers.
+
+    It also remembers whether the destination is known dead (a permanent
+    rejection, a TLS failure, no association after all retries, or a tripped
+    :class:`~tui_sender.core.breaker.Breaker`), so the remaining batches fail
+    at once with that reason instead of each waiting through the same
+    backoff; and which workers are still running, so a worker the PACS has
+    no room for can hand its files to the others.
+    """
+
+    def __init__(self, target: TransferTarget, batches: Sequence[Batch]) -> None:
+        self.target = target
+        self._work = deque(_Work(b) for b in batches)
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self.breaker = Breaker(
+            target.retry.breaker_threshold, target.retry.breaker_pause, target.link.peer
+        )
+        self.dead_reason: str | None = None
+        self.established = 0
+        self.attempted = False
+
+    @property
+    def remaining(self) -> int:
+        """Batches not taken yet."""
+        with self._lock:
+            return len(self._work)
+
+    def join(self, worker: str) -> None:
+        """A worker will take batches from this queue."""
+        with self._lock:
+            self._running.add(worker)
+
+    def take(self, worker: str) -> _Work | None:
+        """The next batch, or None (and ``worker`` counts as gone) when none is left."""
+        with self._lock:
+            if self._work:
+                return self._work.popleft()
+            self._running.discard(worker)
+            return None
+
+    def leave(self, worker: str) -> None:
+        """``worker`` stopped (idempotent)."""
+        with self._lock:
+            self._running.discard(worker)
+
+    def give_back(self, worker: str, work: _Work) -> bool:
+        """Hand ``work`` to the other workers and leave; False (and keep it) if none is left."""
+        with self._lock:
+            if not self._running - {worker}:
+                return False
+            self._work.appendleft(work)
+            self._running.discard(worker)
+            return True
+
+    def opened(self) -> None:
+        """A worker established an association."""
+        with self._lock:
+            self.established += 1
+
+    def others_running(self, worker: str) -> bool:
+        """True when another worker will still take batches."""
+        with self._lock:
+            return bool(self._running - {worker})
+
+    def mark_dead(self, reason: str) -> bool:
+        """Stop offering work to this destination; True for the call that did it."""
+        with self._lock:
+            if self.dead_reason is not None:
+                return False
+            self.dead_reason = reason
+            return True
 
 
 class Worker:
@@ -174,6 +240,9 @@ class Worker:
         self._socket_lock = threading.Lock()
         self._connecting_socket: socket.socket | None = None
         self._last_association_error = ""
+        self._refused: dict[tuple[ProposedContext, ...], tuple[ContextResult, ...]] = {}
+        """Context proposals the peer accepted none of, with its answers: not proposed again."""
+        queue.join(name)
 
     # -- public ------------------------------------------------------------------
 
@@ -182,15 +251,15 @@ class Worker:
         self.progress.started_at = time.time()
         try:
             while True:
-                batch = self.queue.take()
-                if batch is None:
+                work = self.queue.take(self.name)
+                if work is None or not self._send_batch(work):
                     break
-                self._send_batch(batch)
         finally:
             # Release even when cancelled: the C-STORE in flight has finished,
             # so the peer deserves a clean end (a hard cancel has already shut
             # the socket, and release then falls back to abort).
             self._close_link(release=True)
+            self.queue.leave(self.name)
             self.progress.state = WorkerState.DONE
             self.progress.current_path = ""
 
@@ -207,29 +276,50 @@ class Worker:
 
     # -- batches ---------------------------------------------------------------
 
-    def _send_batch(self, batch: Batch) -> None:
+    def _send_batch(self, work: _Work) -> bool:
+        """Send one batch; False when this worker stepped aside and handed the rest back."""
+        batch = work.batch
+        items = (
+            work.items if work.items is not None else tuple(_Pending(i) for i in batch.instances)
+        )
         progress = self.progress
         progress.study_uid = batch.study_uid
-        progress.study_files = len(batch.instances)
+        progress.study_files = len(items)
         progress.study_files_done = 0
         self.emit(
             StudyStarted(
                 worker=self.name,
                 destination=self.target.name,
                 study_uid=batch.study_uid,
-                files=len(batch.instances),
-                bytes=batch.bytes,
+                files=len(items),
+                bytes=sum(item.instance.size for item in items),
             )
         )
         counts = {FileState.SENT: 0, FileState.WARNING: 0, FileState.FAILED: 0}
-        pending = deque(_Pending(i) for i in batch.instances)
-        waiting: list[_Pending] = []
+        now = time.monotonic()
+        pending = deque(item for item in items if item.not_before <= now)
+        waiting = [item for item in items if item.not_before > now]
         while pending or waiting:
             if not pending:
                 self._wait_for(waiting, pending)
                 continue
             item = pending.popleft()
-            outcome = self._attempt(batch, item, pending, waiting)
+            try:
+                outcome = self._attempt(batch, item, pending, waiting)
+            except _StepAside as step:
+                rest = (item, *pending, *waiting)
+                if self.queue.give_back(self.name, _Work(batch, rest)):
+                    self.emit(
+                        LogMessage(
+                            message=f"{self.name} steps aside: {step}; the other workers take "
+                            f"its {len(rest)} remaining files",
+                            level=logging.WARNING,
+                            worker=self.name,
+                        )
+                    )
+                    return False
+                pending.appendleft(item)  # the others have just finished: carry on alone
+                continue
             if outcome is not None:
                 counts[outcome.state] = counts.get(outcome.state, 0) + 1
                 progress.study_files_done += 1
@@ -243,6 +333,7 @@ class Worker:
                 failed=counts[FileState.FAILED],
             )
         )
+        return True
 
     def _wait_for(self, waiting: list[_Pending], pending: deque[_Pending]) -> None:
         """Pause until the earliest delayed retry is due (or cancel)."""
@@ -265,13 +356,28 @@ class Worker:
         """Try one file once; return its outcome when final, None when requeued."""
         inst = item.instance
         if self.cancel.is_set():
-            return self._finish(item, FileState.FAILED, CANCELLED)
+            return self._finish(item, FileState.FAILED, _not_resent(item, CANCELLED))
         if self.queue.dead_reason is not None:
-            return self._finish(item, FileState.FAILED, self.queue.dead_reason)
+            return self._finish(item, FileState.FAILED, _not_resent(item, self.queue.dead_reason))
+        refused = self._refused.get(batch.contexts)
+        if refused is not None:
+            return self._finish(item, FileState.FAILED, self._no_route_reason(inst, refused))
+        pause = self.queue.breaker.pause_left()
+        if pause > 0:
+            # The destination is paused (out of resources): an idle
+            # association would only time out meanwhile.
+            self._close_link(release=True)
+            self.progress.state = WorkerState.WAITING
+            self.cancel.wait(pause)
+            pending.appendleft(item)
+            return None
         link = self._ensure_link(batch)
         if link is None:
+            refused = self._refused.get(batch.contexts)
+            if refused is not None:
+                return self._finish(item, FileState.FAILED, self._no_route_reason(inst, refused))
             reason = self.queue.dead_reason or self._last_association_error
-            return self._finish(item, FileState.FAILED, reason)
+            return self._finish(item, FileState.FAILED, _not_resent(item, reason))
         route = choose_route(inst, link.accepted, link.contexts, self.target.decompress)
         if isinstance(route, NoRoute):
             return self._finish(item, FileState.FAILED, route.reason)
@@ -288,13 +394,17 @@ class Worker:
             if self.cancel.is_set():
                 return self._finish(item, FileState.FAILED, CANCELLED_IN_FLIGHT, route=route)
             if item.attempts >= self.target.retry.max_attempts:
-                return self._finish(
+                outcome = self._finish(
                     item,
                     FileState.FAILED,
                     f"outcome unknown after {item.attempts} attempts: {broken}; the "
                     "association broke every time this file was sent",
                     route=route,
                 )
+                trip = self.queue.breaker.unknown(str(broken))
+                if trip is not None:
+                    self._give_up(trip.reason)
+                return outcome
             self.emit(
                 FileRetrying(
                     worker=self.name,
@@ -308,7 +418,18 @@ class Worker:
             return None
         verdict = classify(reply.status)
         item.last_status = reply.status
+        item.last_reason = ""  # a response: no longer in doubt
         self.progress.last_status = f"0x{reply.status:04X}"
+        reaction = self._tell_breaker(inst.path, verdict.state, verdict.retry, verdict.meaning)
+        if isinstance(reaction, Trip):
+            return self._finish(
+                item,
+                FileState.FAILED,
+                reaction.reason,
+                status=reply.status,
+                route=route,
+                seconds=time.monotonic() - started,
+            )
         if verdict.retry and item.status_retries < self.target.retry.max_attempts - 1:
             item.status_retries += 1
             pause = self.target.retry.status_pause(item.status_retries)
@@ -338,6 +459,39 @@ class Worker:
             seconds=time.monotonic() - started,
             bytes_sent=link.bytes_sent - bytes_before,
         )
+
+    def _tell_breaker(
+        self, path: str, state: FileState, refusal: bool, meaning: str
+    ) -> Pause | Trip | None:
+        """Report a response to the destination's breaker; act on what it says."""
+        breaker = self.queue.breaker
+        if state in (FileState.SENT, FileState.WARNING):
+            breaker.stored()
+            return None
+        if not refusal:
+            breaker.answered()
+            return None
+        reaction = breaker.refused(path, meaning)
+        if isinstance(reaction, Pause):
+            self.emit(LogMessage(message=reaction.message, level=logging.WARNING, worker=self.name))
+        elif isinstance(reaction, Trip):
+            self._give_up(reaction.reason)
+        return reaction
+
+    def _give_up(self, reason: str) -> None:
+        """Mark the destination dead; the remaining files fail at once with ``reason``."""
+        if self.queue.mark_dead(reason):
+            self.emit(
+                LogMessage(
+                    message=f"giving up on {self.target.name}: {reason}",
+                    level=logging.ERROR,
+                    worker=self.name,
+                )
+            )
+
+    def _no_route_reason(self, inst: Instance, answers: tuple[ContextResult, ...]) -> str:
+        route = choose_route(inst, {}, answers, self.target.decompress)
+        return route.reason if isinstance(route, NoRoute) else "no presentation context accepted"
 
     # -- one C-STORE -----------------------------------------------------------
 
@@ -431,10 +585,23 @@ class Worker:
     # -- associations ----------------------------------------------------------
 
     def _ensure_link(self, batch: Batch) -> Link | None:
-        """The current association if it covers the batch, else a new one."""
+        """The current association if it covers the batch, else a new one.
+
+        None when no association can be had: the destination is dead (see
+        :attr:`DestinationQueue.dead_reason`) or refused every proposed
+        context (see ``_refused``). Raises :class:`_StepAside` when other
+        workers of the destination still run and this one should leave its
+        files to them.
+        """
         wanted = frozenset((c.sop_class_uid, c.transfer_syntax_uid) for c in batch.contexts)
-        if self._link is not None and not self._link.closed and wanted <= self._link_contexts:
-            return self._link
+        link = self._link
+        if link is not None and not link.closed and wanted <= self._link_contexts:
+            if link.still_open():
+                return link
+            self._emit_closed(
+                link, released=False, note="the PACS ended the association while it was idle"
+            )
+            self._set_link(None)
         self._close_link(release=True)
         retry = self.target.retry
         attempt = 0
@@ -449,6 +616,7 @@ class Worker:
                 self._forget_socket()
                 if exc.kind is FailureKind.NO_CONTEXTS:
                     self._announce(exc.contexts, started, "")
+                    self._refused[batch.contexts] = exc.contexts
                     self._last_association_error = exc.message
                     self.emit(
                         AssociationFailed(
@@ -463,7 +631,13 @@ class Worker:
                 if self.cancel.is_set():
                     self._last_association_error = CANCELLED
                     return None
-                retrying = exc.retryable and attempt < retry.association_attempts
+                # A PACS out of association slots (or congested) while other
+                # workers of ours still run: fewer associations, not failed
+                # files. Workers that asked at the same moment may all be
+                # refused; all but the last step aside, and it retries alone.
+                others = self.queue.others_running(self.name)
+                crowded = exc.kind is FailureKind.REJECTED_TRANSIENT and others
+                retrying = exc.retryable and not crowded and attempt < retry.association_attempts
                 self._last_association_error = exc.message
                 self.emit(
                     AssociationFailed(
@@ -474,19 +648,20 @@ class Worker:
                         attempt=attempt,
                     )
                 )
-                if not retrying:
-                    if not exc.retryable:
-                        self.queue.mark_dead(exc.message)
-                    elif self.queue.established == 0:
-                        self.queue.mark_dead(f"{exc.message} (gave up after {attempt} attempts)")
-                    return None
-                self.progress.state = WorkerState.WAITING
-                self.cancel.wait(retry.association_pause(attempt))
-                continue
+                if retrying:
+                    self.progress.state = WorkerState.WAITING
+                    self.cancel.wait(retry.association_pause(attempt))
+                    continue
+                if not exc.retryable:
+                    self._give_up(exc.message)
+                elif others:
+                    raise _StepAside(exc.message) from exc
+                else:
+                    times = "1 attempt" if attempt == 1 else f"{attempt} attempts"
+                    self._give_up(f"{exc.message} (gave up after {times})")
+                return None
             self._forget_socket()
-            with self._socket_lock:
-                self._link = link
-            self.queue.established += 1
+            self._set_link(link)
             self._link_contexts = frozenset(
                 (c.sop_class_uid, c.transfer_syntax_uid) for c in batch.contexts
             )
@@ -546,6 +721,13 @@ class Worker:
         with self._socket_lock:
             self._connecting_socket = None
 
+    def _set_link(self, link: Link | None) -> None:
+        """Hold ``link`` (or none), where :meth:`interrupt` can reach it."""
+        with self._socket_lock:
+            self._link = link
+        if link is not None:
+            self.queue.opened()
+
     def _drop_link(self, note: str) -> None:
         """The association broke: record it closed (aborted)."""
         link = self._link
@@ -553,8 +735,7 @@ class Worker:
             return
         link.abort()
         self._emit_closed(link, released=False, note=note)
-        with self._socket_lock:
-            self._link = None
+        self._set_link(None)
 
     def _close_link(self, release: bool) -> None:
         link = self._link
@@ -568,8 +749,7 @@ class Worker:
             link.abort()
             released, note = False, "aborted"
         self._emit_closed(link, released=released, note=note)
-        with self._socket_lock:
-            self._link = None
+        self._set_link(None)
 
     def _emit_closed(self, link: Link, *, released: bool, note: str) -> None:
         self.emit(
@@ -586,5 +766,19 @@ class Worker:
         )
 
 
+def _not_resent(item: _Pending, reason: str) -> str:
+    """Why a file ends without another attempt, and whether an earlier one left it in doubt."""
+    if item.last_reason:
+        return (
+            f"{reason}; an earlier attempt's outcome is unknown ({item.last_reason}): the "
+            "PACS may hold it"
+        )
+    return reason
+
+
 class _FileProblem(Exception):
     """The file itself cannot be sent (changed, vanished, conversion failed)."""
+
+
+class _StepAside(Exception):
+    """This worker cannot associate while others can: it hands its files to them."""

@@ -49,6 +49,7 @@ _US = struct.Struct("<H")
 _UL = struct.Struct("<I")
 
 A_RELEASE_RQ_PDU = PDU_HEADER.pack(A_RELEASE_RQ, 0, 4) + b"\x00\x00\x00\x00"
+A_RELEASE_RP_PDU = PDU_HEADER.pack(A_RELEASE_RP, 0, 4) + b"\x00\x00\x00\x00"
 
 
 def abort_pdu(source: int = 0, reason: int = 0) -> bytes:

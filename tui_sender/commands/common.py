@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from dataclasses import replace
 
 from tui_sender.core.destinations import AddressBook, Destination
@@ -110,3 +112,13 @@ def destination_from_args(args: argparse.Namespace, **overrides: object) -> Dest
     if problems:
         raise ConfigError(f"destination {destination.name!r}: " + "; ".join(problems))
     return destination
+
+
+def silence_stdout_after_broken_pipe() -> None:
+    """`| head` closed the pipe: point stdout at /dev/null so exit does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass

@@ -56,6 +56,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 from rich.text import Text
 
+from tui_sender.commands.common import silence_stdout_after_broken_pipe
 from tui_sender.core.registry import (
     SopClassCategory,
     SopClassInfo,
@@ -363,21 +364,11 @@ def _print_json(
     sys.stdout.flush()
 
 
-def _silence_stdout_after_broken_pipe() -> None:
-    """`| head` closed the pipe: point stdout at /dev/null so exit does not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        pass
-
-
 def _run_listing(write: Callable[[], None]) -> int:
     try:
         write()
     except BrokenPipeError:
-        _silence_stdout_after_broken_pipe()
+        silence_stdout_after_broken_pipe()
     return 0
 
 

@@ -70,6 +70,7 @@ from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
+from tui_sender.commands.common import silence_stdout_after_broken_pipe
 from tui_sender.core.catalog import Catalog, SkippedFile, SkipReason, Study
 from tui_sender.core.discovery import as_path_str
 from tui_sender.core.registry import sop_class_name, transfer_syntax_name
@@ -124,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_rich(report)
     except BrokenPipeError:
-        _silence_stdout_after_broken_pipe()
+        silence_stdout_after_broken_pipe()
     return EXIT_OK
 
 
@@ -451,13 +452,3 @@ def _print_json(
     document = scan_document(report, paths, recursive=recursive, include_phi=include_phi)
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     sys.stdout.flush()
-
-
-def _silence_stdout_after_broken_pipe() -> None:
-    """`| head` closed the pipe: point stdout at /dev/null so exit does not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (AttributeError, OSError, ValueError):
-        pass

@@ -288,21 +288,12 @@ class Session:
                 to_send.append(inst)
                 continue
             when = dt.datetime.fromtimestamp(record.stored_at).strftime("%Y-%m-%d %H:%M")
-            self.emit(
-                FileDone(
-                    worker="session",
-                    outcome=FileOutcome(
-                        path=inst.path,
-                        destination=target.name,
-                        state=FileState.SKIPPED,
-                        sop_instance_uid=inst.sop_instance_uid,
-                        sop_class_uid=inst.sop_class_uid,
-                        study_uid=inst.study_uid,
-                        reason=f"{SkipReason.ALREADY_SENT.explanation} "
-                        f"(session {record.session_id}, {when}); --force sends it again",
-                        file_size=inst.size,
-                    ),
-                )
+            self._decide(
+                inst,
+                target,
+                FileState.SKIPPED,
+                f"{SkipReason.ALREADY_SENT.explanation} (session {record.session_id}, {when}); "
+                "--force sends it again",
             )
         return to_send
 
@@ -333,21 +324,27 @@ class Session:
                 if self.ledger.has(target.name, inst.path):
                     continue
                 reason = CANCELLED if self.cancelled else "not attempted"
-                self.emit(
-                    FileDone(
-                        worker="session",
-                        outcome=FileOutcome(
-                            path=inst.path,
-                            destination=target.name,
-                            state=FileState.FAILED,
-                            sop_instance_uid=inst.sop_instance_uid,
-                            sop_class_uid=inst.sop_class_uid,
-                            study_uid=inst.study_uid,
-                            reason=reason,
-                            file_size=inst.size,
-                        ),
-                    )
-                )
+                self._decide(inst, target, FileState.FAILED, reason)
+
+    def _decide(
+        self, inst: Instance, target: TransferTarget, state: FileState, reason: str
+    ) -> None:
+        """Record an outcome the session decides itself (no worker sent the file)."""
+        self.emit(
+            FileDone(
+                worker="session",
+                outcome=FileOutcome(
+                    path=inst.path,
+                    destination=target.name,
+                    state=state,
+                    sop_instance_uid=inst.sop_instance_uid,
+                    sop_class_uid=inst.sop_class_uid,
+                    study_uid=inst.study_uid,
+                    reason=reason,
+                    file_size=inst.size,
+                ),
+            )
+        )
 
     def _exit_code(self, queues: Sequence[DestinationQueue]) -> int:
         if queues and all(q.attempted and q.established == 0 for q in queues):

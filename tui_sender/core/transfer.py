@@ -405,15 +405,7 @@ class Worker:
                 if trip is not None:
                     self._give_up(trip.reason)
                 return outcome
-            self.emit(
-                FileRetrying(
-                    worker=self.name,
-                    destination=self.target.name,
-                    path=inst.path,
-                    attempt=item.attempts + 1,
-                    reason=f"outcome unknown ({broken}); resending on a new association",
-                )
-            )
+            self._retrying(item, f"outcome unknown ({broken}); resending on a new association")
             pending.appendleft(item)
             return None
         verdict = classify(reply.status)
@@ -434,15 +426,7 @@ class Worker:
             item.status_retries += 1
             pause = self.target.retry.status_pause(item.status_retries)
             item.not_before = time.monotonic() + pause
-            self.emit(
-                FileRetrying(
-                    worker=self.name,
-                    destination=self.target.name,
-                    path=inst.path,
-                    attempt=item.attempts + 1,
-                    reason=f"{verdict.meaning}; retrying in {pause:g} s",
-                )
-            )
+            self._retrying(item, f"{verdict.meaning}; retrying in {pause:g} s")
             waiting.append(item)
             return None
         reason = verdict.reason if verdict.state is not FileState.SENT else ""
@@ -492,6 +476,18 @@ class Worker:
     def _no_route_reason(self, inst: Instance, answers: tuple[ContextResult, ...]) -> str:
         route = choose_route(inst, {}, answers, self.target.decompress)
         return route.reason if isinstance(route, NoRoute) else "no presentation context accepted"
+
+    def _retrying(self, item: _Pending, reason: str) -> None:
+        """Say that a file will be sent again, and why."""
+        self.emit(
+            FileRetrying(
+                worker=self.name,
+                destination=self.target.name,
+                path=item.instance.path,
+                attempt=item.attempts + 1,
+                reason=reason,
+            )
+        )
 
     # -- one C-STORE -----------------------------------------------------------
 

@@ -1,0 +1,168 @@
+"""The bars the issues set, checked against the median rows.
+
+Within one set every full-set sender moves the same files, so its MB/s and
+images/s ratios to the baseline are equal; a bar is checked on the metric
+the issue names (MB/s for ``large``, images/s for ``tiny``). Only pynetdicom
+runs on a subset, so for it both rates are compared.
+
+A bar whose rows are missing (a sender or receiver not in this run) is not
+reported; a bar whose rows did not deliver every file fails, whatever the
+speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.results import SummaryRow
+
+TUI_PREFIX = "tui-t"
+DCMTK_FAMILY = "storescu"
+
+
+@dataclass(frozen=True)
+class BarCheck:
+    """One bar on one set: what was compared, the ratio, what was needed."""
+
+    bar: str
+    dataset: str
+    receiver: str
+    compared: str
+    metric: str
+    ratio: float
+    needed: float
+    passed: bool
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_bars(rows: list[SummaryRow]) -> list[BarCheck]:
+    """Every bar that this run's rows allow to check."""
+    checks: list[BarCheck] = []
+    for dataset in dict.fromkeys(r.dataset for r in rows):
+        of_set = [r for r in rows if r.dataset == dataset]
+        checks += _vs_pynetdicom(of_set, dataset)
+        checks += _orthanc_two_workers(of_set, dataset)
+        checks += _ignore_vs_storescu(of_set, dataset)
+        checks += _orthanc_best_vs_best(of_set, dataset)
+    return checks
+
+
+def _metric(dataset: str) -> tuple[str, Callable[[SummaryRow], float]]:
+    """The metric a bar on ``dataset`` is about: bytes for the large set, files otherwise."""
+    return ("MB/s", _mb) if dataset == "large" else ("images/s", _images)
+
+
+def _find(rows: Iterable[SummaryRow], receiver: str, sender: str) -> SummaryRow | None:
+    return next((r for r in rows if r.receiver == receiver and r.sender == sender), None)
+
+
+def _check(
+    bar: str,
+    dataset: str,
+    receiver: str,
+    ours: SummaryRow,
+    theirs: SummaryRow,
+    needed: float,
+    value: Callable[[SummaryRow], float],
+    metric: str,
+) -> BarCheck:
+    ratio = value(ours) / value(theirs) if value(theirs) > 0 else 0.0
+    undelivered = [r.sender for r in (ours, theirs) if not r.delivered]
+    note = ("not delivered: " + ", ".join(undelivered)) if undelivered else ""
+    return BarCheck(
+        bar=bar,
+        dataset=dataset,
+        receiver=receiver,
+        compared=f"{ours.sender} / {theirs.sender}",
+        metric=metric,
+        ratio=ratio,
+        needed=needed,
+        passed=ratio >= needed and not undelivered,
+        note=note,
+    )
+
+
+def _vs_pynetdicom(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
+    """tui-sender (one association, like pynetdicom) at least 10x pynetdicom's storescu."""
+    checks = []
+    for receiver in dict.fromkeys(r.receiver for r in rows):
+        ours, theirs = _find(rows, receiver, "tui-t1"), _find(rows, receiver, "pynetdicom")
+        if ours and theirs:
+            for metric, value in (("MB/s", _mb), ("images/s", _images)):
+                checks.append(
+                    _check(
+                        "tui-t1 >= 10x pynetdicom",
+                        dataset,
+                        receiver,
+                        ours,
+                        theirs,
+                        10.0,
+                        value,
+                        metric,
+                    )
+                )
+    return checks
+
+
+def _mb(row: SummaryRow) -> float:
+    return row.mb_per_s
+
+
+def _images(row: SummaryRow) -> float:
+    return row.images_per_s
+
+
+def _orthanc_two_workers(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
+    """Into Orthanc, tui-sender with 2 workers at least 0.9x storescu (1 process)."""
+    ours, theirs = _find(rows, "orthanc", "tui-t2"), _find(rows, "orthanc", "storescu")
+    if not (ours and theirs):
+        return []
+    metric, value = _metric(dataset)
+    return [
+        _check(
+            "tui-t2 >= 0.9x storescu",
+            dataset,
+            "orthanc",
+            ours,
+            theirs,
+            0.9,
+            value,
+            metric,
+        )
+    ]
+
+
+def _best(rows: Iterable[SummaryRow], value: Callable[[SummaryRow], float]) -> SummaryRow | None:
+    return max(rows, key=value, default=None)
+
+
+def _ignore_vs_storescu(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
+    """Into storescp --ignore: >= 1.0x storescu MB/s (large), >= 0.5x its images/s (tiny)."""
+    needed = {"large": 1.0, "tiny": 0.5}.get(dataset)
+    theirs = _find(rows, "storescp-ignore", "storescu")
+    metric, value = _metric(dataset)
+    ours = _best(
+        (r for r in rows if r.receiver == "storescp-ignore" and r.sender.startswith(TUI_PREFIX)),
+        value,
+    )
+    if needed is None or not (ours and theirs):
+        return []
+    bar = f"best tui >= {needed}x storescu"
+    return [_check(bar, dataset, "storescp-ignore", ours, theirs, needed, value, metric)]
+
+
+def _orthanc_best_vs_best(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
+    """Into Orthanc, the best tui-sender configuration at least the best DCMTK one."""
+    metric, value = _metric(dataset)
+    into = [r for r in rows if r.receiver == "orthanc"]
+    ours = _best((r for r in into if r.sender.startswith(TUI_PREFIX)), value)
+    theirs = _best((r for r in into if r.sender.startswith(DCMTK_FAMILY)), value)
+    if not (ours and theirs):
+        return []
+    bar = "best tui >= best storescu-xN"
+    return [_check(bar, dataset, "orthanc", ours, theirs, 1.0, value, metric)]

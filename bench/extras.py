@@ -1,0 +1,151 @@
+"""Measurements beside the send table: scan speed, and sending one 2 GB file.
+
+Scan speed (files per second over a warm page cache) is measured three
+ways on the many-small-files set: ``tui-sender scan DIR -r --json`` as a
+user runs it (Python start-up included), the in-process
+:func:`~tui_sender.core.scan.scan_paths` (the scanner alone), and DCMTK's
+``dcmdump +sd +r -M`` printing one tag per file, a C++ header reader for
+scale.
+
+The big-file run (``--big``) writes one multi-frame XA object of about
+2 GB (cached like the data sets) and sends it to ``storescp --ignore`` with
+``tui-sender -t 1`` and DCMTK ``storescu``: the point is peak memory, which
+must stay at a few megabytes of buffers, not the file's size.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.children import run_measured
+from bench.datasets import DataSet, warm_page_cache
+from bench.runner import RunSettings, run_one
+from bench.senders import parse_sender, tui_environment
+from tests.peers.dcmtk import dcmtk_environment, file_pairs, find_dcmtk_tool
+from tui_sender.core.sample_data import write_large_multiframe
+from tui_sender.core.scan import scan_paths
+
+SCAN_TIMEOUT = 600.0
+BIG_SENDERS = ("tui-t1", "storescu")
+_DCMDUMP_TAG_LINE = re.compile(r"^\(0008,0018\) UI ", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ScanSpeed:
+    tool: str
+    files: int
+    seconds: float
+    ok: bool
+    note: str = ""
+
+    @property
+    def files_per_s(self) -> float:
+        return self.files / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "files_per_s": round(self.files_per_s, 1)}
+
+
+def measure_scan_speed(dataset: DataSet, work_dir: Path) -> list[ScanSpeed]:
+    """Files/s of tui-sender's scan (CLI and in-process) and of dcmdump, warm cache."""
+    warm_page_cache(dataset.files)
+    speeds = [_scan_cli(dataset, work_dir / "scan-cli"), _scan_in_process(dataset)]
+    if find_dcmtk_tool("dcmdump"):
+        speeds.append(_dcmdump(dataset, work_dir / "dcmdump"))
+    return speeds
+
+
+def _scan_cli(dataset: DataSet, log_dir: Path) -> ScanSpeed:
+    command = [sys.executable, "-m", "tui_sender.cli", "scan", str(dataset.root), "-r", "--json"]
+    env = tui_environment(log_dir)
+    run = run_measured([command], log_dir=log_dir, timeout=SCAN_TIMEOUT, env=env, cwd=log_dir)
+    ok = run.all_exited_zero
+    note = "" if ok else f"exit codes {[c.exit_code for c in run.children]}"
+    if ok:
+        found = _json_instances(run.children[0].log_path)
+        ok = found == len(dataset.files)
+        note = "" if ok else f"found {found}/{len(dataset.files)}"
+    return ScanSpeed("tui-sender scan -r --json (CLI)", len(dataset.files), run.wall_s, ok, note)
+
+
+def _json_instances(log_path: Path) -> int | None:
+    """The ``totals.instances`` of the scan document (stdout, possibly after stderr lines)."""
+    match = re.search(r'"instances":\s*(\d+)', log_path.read_text(errors="replace"))
+    return int(match.group(1)) if match else None
+
+
+def _scan_in_process(dataset: DataSet) -> ScanSpeed:
+    started = time.perf_counter()
+    catalog = scan_paths([dataset.root], recursive=True)
+    seconds = time.perf_counter() - started
+    found = catalog.instance_count()
+    ok = found == len(dataset.files)
+    note = "" if ok else f"found {found}/{len(dataset.files)}"
+    return ScanSpeed("tui_sender.core.scan.scan_paths", len(dataset.files), seconds, ok, note)
+
+
+def _dcmdump(dataset: DataSet, log_dir: Path) -> ScanSpeed:
+    exe = find_dcmtk_tool("dcmdump") or "dcmdump"
+    command = [exe, "+sd", "+r", "-q", "-M", "+P", "0008,0018", str(dataset.root)]
+    run = run_measured([command], log_dir=log_dir, timeout=SCAN_TIMEOUT, env=dcmtk_environment())
+    found = len(_DCMDUMP_TAG_LINE.findall(run.children[0].log_path.read_text(errors="replace")))
+    ok = run.all_exited_zero and found == len(dataset.files)
+    note = "" if ok else f"printed {found}/{len(dataset.files)}"
+    return ScanSpeed("dcmdump +sd +r -M +P 0008,0018", len(dataset.files), run.wall_s, ok, note)
+
+
+@dataclass(frozen=True)
+class BigFileResult:
+    label: str
+    mb: float
+    mb_per_s: float
+    cpu_s: float
+    rss_mb: float
+    delivered: bool
+    problems: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def big_file_dataset(data_dir: Path, gigabytes: float, seed: int = 0) -> DataSet:
+    """The cached multi-frame file of about ``gigabytes`` GB, written when missing."""
+    folder = data_dir / f"big-{gigabytes:g}GB-seed{seed}"
+    path = folder / "files" / "XA_LONG_RUN.dcm"
+    done = folder / "complete"
+    if not (done.exists() and path.is_file()):
+        done.unlink(missing_ok=True)
+        write_large_multiframe(path, target_bytes=int(gigabytes * 1e9), seed=seed)
+        done.write_text("written\n")
+    return DataSet(
+        name="big",
+        root=path.parent,
+        files=(path,),
+        total_bytes=path.stat().st_size,
+        pairs=tuple(file_pairs([path])),
+    )
+
+
+def measure_big_file(dataset: DataSet, settings: RunSettings) -> list[BigFileResult]:
+    """Send the big file with each of :data:`BIG_SENDERS` into storescp --ignore."""
+    warm_page_cache(dataset.files)
+    results = []
+    for key in BIG_SENDERS:
+        run = run_one(dataset, "storescp-ignore", parse_sender(key), 0, settings)
+        results.append(
+            BigFileResult(
+                label=run.label,
+                mb=dataset.mb,
+                mb_per_s=run.mb_per_s,
+                cpu_s=run.cpu_s,
+                rss_mb=run.rss_sum_mb,
+                delivered=run.delivered,
+                problems=run.problems,
+            )
+        )
+    return results

@@ -1,0 +1,125 @@
+"""The receivers, started fresh for every run on free ports of 127.0.0.1.
+
+* ``storescp``: DCMTK ``storescp +xa --fork -od DIR`` writing every file to
+  disk; what it stored is the number of files in that run's own folder.
+* ``storescp-ignore``: ``storescp +xa --fork --ignore``, which receives and
+  discards: the sender-bound case. It keeps nothing, so delivery is judged
+  by the sender's own report.
+* ``orthanc``: Orthanc with a temporary configuration (``DicomThreadsCount``
+  4 by default) and an empty storage and index; what it stored is its
+  ``CountInstances``.
+
+A fresh receiver per run costs a few seconds for Orthanc but keeps runs
+independent: no run indexes into a database the previous one filled, and
+the delivered count needs no subtraction.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.peers.dcmtk import DcmtkStoreSCP
+from tests.peers.orthanc import OrthancServer
+from tests.peers.processes import LOOPBACK
+
+RECEIVER_NAMES = ("storescp", "storescp-ignore", "orthanc")
+FILES_SETTLE_SECONDS = 10.0
+
+
+@dataclass
+class ReceiverRun:
+    """A started receiver: where to send, and how to ask what it stored."""
+
+    name: str
+    port: int
+    ae_title: str
+    description: str
+    stored_count: Callable[[int], int | None] = field(repr=False)
+    """Given the expected count, what the receiver stored (``None``: it keeps nothing)."""
+    host: str = LOOPBACK
+
+
+@contextmanager
+def open_receiver(name: str, work_dir: Path, *, orthanc_threads: int = 4) -> Iterator[ReceiverRun]:
+    """Start receiver ``name`` for one run; stop it (by PID) and delete what it stored on exit."""
+    if name == "orthanc":
+        with _orthanc(orthanc_threads) as run:
+            yield run
+    elif name in ("storescp", "storescp-ignore"):
+        with _storescp(work_dir, ignore=name == "storescp-ignore") as run:
+            yield run
+    else:
+        raise ValueError(f"unknown receiver {name!r}; known: {', '.join(RECEIVER_NAMES)}")
+
+
+@contextmanager
+def _storescp(work_dir: Path, *, ignore: bool) -> Iterator[ReceiverRun]:
+    output = work_dir / "storescp-out"
+    shutil.rmtree(output, ignore_errors=True)
+    scp = DcmtkStoreSCP(output, fork=True, ignore=ignore)
+    try:
+        with scp:
+            name = "storescp-ignore" if ignore else "storescp"
+            counter = _no_count if ignore else _folder_counter(output)
+            yield ReceiverRun(name, scp.port, scp.ae_title, " ".join(scp.command), counter)
+    finally:
+        shutil.rmtree(output, ignore_errors=True)
+
+
+def _no_count(expected: int) -> int | None:
+    return None
+
+
+def _folder_counter(folder: Path) -> Callable[[int], int | None]:
+    """Count the files in ``folder``, waiting a little for the last forked child to finish."""
+
+    def count(expected: int) -> int | None:
+        deadline = time.monotonic() + FILES_SETTLE_SECONDS
+        while True:
+            found = sum(1 for p in folder.rglob("*") if p.is_file())
+            if found >= expected or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.1)
+
+    return count
+
+
+@contextmanager
+def _orthanc(threads: int) -> Iterator[ReceiverRun]:
+    server = OrthancServer(dicom_threads=threads)
+    try:
+        # Orthanc's DICOM side is DCMTK: without TCP_NODELAY=1 in its environment
+        # every C-STORE response waits for a delayed ACK (1,000 small files: 44 s
+        # instead of 1.6 s). OrthancServer passes our environment on, so set it there.
+        with _environment("TCP_NODELAY", "1"):
+            server.start()
+        description = f"Orthanc (DicomThreadsCount {threads}, fresh storage, TCP_NODELAY=1)"
+        yield ReceiverRun(
+            "orthanc",
+            server.dicom_port,
+            server.ae_title,
+            description,
+            lambda expected: server.instance_count(),
+        )
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the duration, then as it was."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous

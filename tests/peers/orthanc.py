@@ -11,8 +11,8 @@ REST helpers use urllib only.
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import tempfile
 import urllib.request

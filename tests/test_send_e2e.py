@@ -121,6 +121,7 @@ def test_implicit_only_scp_receives_compressed_files_decompressed(
         assert raw is not None
         received = decode(io.BytesIO(raw), True, True)
         assert received.PixelData == original.PixelData
+        assert received.SOPInstanceUID == record["sop_instance_uid"], "same instance, same UID"
         checked += 1
     assert checked == rle_files
 

@@ -22,6 +22,24 @@ class ConversionError(Exception):
     """The file could not be converted; the message says why and what to do."""
 
 
+def _codecs_missing(exc: BaseException) -> bool:
+    """True when pydicom could not decode for lack of NumPy or a pixel plugin."""
+    text = str(exc).lower()
+    return (
+        isinstance(exc, ImportError)
+        or "numpy is required" in text
+        or "missing dependencies" in text
+        or "no pixel data decoders" in text
+    )
+
+
+def _first_reason(exc: BaseException) -> str:
+    """The most telling line of a decoding error (pydicom lists each plugin's)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = [line for line in lines[1:] if ":" in line]
+    return (detail or lines or [type(exc).__name__])[0]
+
+
 def encode_in(path: str, target_ts: str) -> bytes:
     """The file's data set encoded in ``target_ts`` (Explicit or Implicit VR LE).
 
@@ -38,13 +56,14 @@ def encode_in(path: str, target_ts: str) -> bytes:
     source = UID(str(ds.file_meta.get("TransferSyntaxUID", "")))
     if source.is_compressed:
         try:
-            ds.decompress()
+            # Keep the SOP Instance UID: pydicom makes a new one by default,
+            # which would store the image under a UID the C-STORE does not name.
+            ds.decompress(generate_instance_uid=False)
         except (ImportError, RuntimeError, NotImplementedError) as exc:
             name = registry.transfer_syntax_name(source)
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if "numpy" in text.lower() or "plugin" in text.lower() or isinstance(exc, ImportError):
+            if _codecs_missing(exc):
                 raise ConversionError(f"cannot decompress {name}: {CODECS_HINT}") from exc
-            raise ConversionError(f"cannot decompress {name}: {text}") from exc
+            raise ConversionError(f"cannot decompress {name}: {_first_reason(exc)}") from exc
         except Exception as exc:
             name = registry.transfer_syntax_name(source)
             raise ConversionError(f"cannot decompress {name}: {exc}") from exc

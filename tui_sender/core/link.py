@@ -375,19 +375,30 @@ def _abort_text(body: bytes) -> str:
 
 
 class _Reader:
-    """Reads whole PDUs from a blocking socket."""
+    """Reads whole PDUs from a blocking socket, through a small buffer.
+
+    One ``recv`` usually brings a whole response PDU (a C-STORE-RSP is
+    about 200 bytes), instead of one call for the header and one for the
+    body.
+    """
+
+    CHUNK = 65536
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
-        self._header = bytearray(wire.PDU_HEADER.size)
+        self._buf = bytearray()
 
-    def _fill(self, view: memoryview) -> None:
-        got = 0
-        while got < len(view):
-            n = self._sock.recv_into(view[got:])
-            if n == 0:
+    @property
+    def buffered(self) -> bool:
+        """True when bytes already received wait to be read."""
+        return bool(self._buf)
+
+    def _need(self, n: int) -> None:
+        while len(self._buf) < n:
+            chunk = self._sock.recv(max(self.CHUNK, n - len(self._buf)))
+            if not chunk:
                 raise ConnectionResetError(errno.ECONNRESET, "connection closed by the peer")
-            got += n
+            self._buf += chunk
 
     def read_pdu(self) -> tuple[int, bytes]:
         """The next PDU's type and its bytes after the 6-byte header.
@@ -395,13 +406,15 @@ class _Reader:
         A header that cannot start a DICOM PDU (unknown type, absurd length)
         raises at once rather than waiting for a body that never comes.
         """
-        self._fill(memoryview(self._header))
-        pdu_type, _, length = wire.PDU_HEADER.unpack(self._header)
+        self._need(wire.PDU_HEADER.size)
+        pdu_type, _, length = wire.PDU_HEADER.unpack_from(self._buf)
         if not wire.A_ASSOCIATE_RQ <= pdu_type <= wire.A_ABORT or length > MAX_PDU_BYTES:
-            raise _ForeignBytes(bytes(self._header))
-        body = bytearray(length)
-        self._fill(memoryview(body))
-        return pdu_type, bytes(body)
+            raise _ForeignBytes(bytes(self._buf[: wire.PDU_HEADER.size]))
+        end = wire.PDU_HEADER.size + length
+        self._need(end)
+        body = bytes(self._buf[wire.PDU_HEADER.size : end])
+        del self._buf[:end]
+        return pdu_type, body
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,6 +465,7 @@ class Link:
         self._closed = False
         self._interrupted = threading.Event()
         self._awaiting_response = False
+        self._timeout: float | None = None
         self.bytes_sent = 0
         self.stores = 0
 
@@ -607,12 +621,18 @@ class Link:
     def _sending(self) -> None:
         """Writes may block for the network timeout (a peer that stopped reading)."""
         self._awaiting_response = False
-        self._sock.settimeout(self.settings.network_timeout)
+        self._set_timeout(self.settings.network_timeout)
 
     def _awaiting(self) -> None:
         """The response may take the DIMSE timeout (the PACS storing, or thinking)."""
         self._awaiting_response = True
-        self._sock.settimeout(self.settings.dimse_timeout)
+        self._set_timeout(self.settings.dimse_timeout)
+
+    def _set_timeout(self, seconds: float) -> None:
+        """``settimeout`` costs system calls; skip it when nothing changes (the usual case)."""
+        if self._timeout != seconds:
+            self._sock.settimeout(seconds)
+            self._timeout = seconds
 
     def _timeout_text(self, what: str) -> str:
         if self._awaiting_response:
@@ -732,7 +752,7 @@ class Link:
         if self._closed:
             return False
         try:
-            self._sock.settimeout(self.settings.acse_timeout)
+            self._set_timeout(self.settings.acse_timeout)
             self._sock.sendall(wire.A_RELEASE_RQ_PDU)
             deadline = time.monotonic() + self.settings.acse_timeout
             while time.monotonic() < deadline:
@@ -793,10 +813,10 @@ class Link:
             self._close()
             return False
         pending_tls = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending() > 0
-        if not readable and not pending_tls:
+        if not readable and not pending_tls and not self._reader.buffered:
             return True
         try:
-            self._sock.settimeout(1.0)
+            self._set_timeout(1.0)
             pdu_type, _ = self._reader.read_pdu()
             if pdu_type == wire.A_RELEASE_RQ:
                 self._sock.sendall(wire.A_RELEASE_RP_PDU)

@@ -30,9 +30,27 @@ def prepare_logs_dir(logs_dir: Path) -> Path:
 
 
 def write_private_json(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON atomically (temp file, then rename), owner-only."""
+    """Write JSON atomically (temp file, then rename), owner-only.
+
+    Indented for people, except that the items of top-level lists (one per
+    file, study or association) take one line each: that keeps a summary of
+    100,000 files readable with grep and lets the C encoder write it (the
+    indenting encoder is pure Python, about five times slower).
+    """
     tmp = path.with_name(path.name + ".tmp")
     with open_private(tmp, "w") as f:
-        json.dump(document, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+        f.write("{")
+        for n, (key, value) in enumerate(document.items()):
+            f.write("," if n else "")
+            f.write(f"\n  {json.dumps(key)}: ")
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                f.write("[")
+                for m, item in enumerate(value):
+                    f.write(",\n    " if m else "\n    ")
+                    f.write(json.dumps(item, ensure_ascii=False))
+                f.write("\n  ]")
+            else:
+                text = json.dumps(value, indent=2, ensure_ascii=False)
+                f.write(text.replace("\n", "\n  "))
+        f.write("\n}\n")
     os.replace(tmp, path)

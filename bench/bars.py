@@ -12,6 +12,7 @@ speed.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -35,6 +36,8 @@ class BarCheck:
     needed: float
     passed: bool
     note: str = ""
+    unit: str = "x"
+    """How ``ratio`` and ``needed`` read: a ratio (x), or milliseconds."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,6 +52,54 @@ def check_bars(rows: list[SummaryRow]) -> list[BarCheck]:
         checks += _orthanc_two_workers(of_set, dataset)
         checks += _ignore_vs_storescu(of_set, dataset)
         checks += _orthanc_best_vs_best(of_set, dataset)
+        checks += _app_vs_headless(of_set, dataset)
+    return checks
+
+
+APP_SLOWER_AT_MOST = 1.10
+KEY_LATENCY_MS = 100.0
+
+
+def _app_vs_headless(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
+    """Through the app at most 10% slower than headless; keys answered within 100 ms.
+
+    Both sides use the session's own duration from its summary, so neither
+    start-up nor the keys typed to start the send count.
+    """
+    checks: list[BarCheck] = []
+    for app in (r for r in rows if r.sender.startswith("app-t")):
+        headless = _find(rows, app.receiver, "tui-t" + app.sender.removeprefix("app-t"))
+        if headless is None or not app.session_s or not headless.session_s:
+            continue
+        ratio = headless.session_s / app.session_s
+        checks.append(
+            BarCheck(
+                bar="app >= 0.9x headless speed",
+                dataset=dataset,
+                receiver=app.receiver,
+                compared=f"{app.sender} / {headless.sender}",
+                metric="session time",
+                ratio=ratio,
+                needed=1 / APP_SLOWER_AT_MOST,
+                passed=ratio >= 1 / APP_SLOWER_AT_MOST and app.delivered and headless.delivered,
+            )
+        )
+        if app.key_latency_ms:
+            worst = max(app.key_latency_ms)
+            checks.append(
+                BarCheck(
+                    bar="keys answered <= 100 ms",
+                    dataset=dataset,
+                    receiver=app.receiver,
+                    compared=f"{app.sender}, {len(app.key_latency_ms)} keys",
+                    metric="worst ms",
+                    ratio=worst,
+                    needed=KEY_LATENCY_MS,
+                    passed=worst <= KEY_LATENCY_MS,
+                    note=f"median {statistics.median(app.key_latency_ms):.0f} ms",
+                    unit=" ms",
+                )
+            )
     return checks
 
 

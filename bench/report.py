@@ -100,8 +100,12 @@ def print_bars(console: Console, checks: Sequence[BarCheck]) -> None:
             RECEIVER_LABELS.get(check.receiver, check.receiver),
             check.compared,
             check.metric,
-            f"{check.ratio:.2f}x",
-            f"{check.needed:.1f}x",
+            f"{check.ratio:.2f}{check.unit}"
+            if check.unit == "x"
+            else f"{check.ratio:.0f}{check.unit}",
+            f"{check.needed:.1f}{check.unit}"
+            if check.unit == "x"
+            else f"{check.needed:.0f}{check.unit}",
             verdict,
         )
     console.print(table)

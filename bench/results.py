@@ -39,6 +39,10 @@ class RunResult:
     problems: tuple[str, ...]
     load_1min: float = 0.0
     """The machine's 1-minute load average when the run started (others' work skews rates)."""
+    session_s: float | None = None
+    """tui-sender only: the session's own duration from its summary (no start-up, no keys)."""
+    key_latency_ms: tuple[float, ...] = ()
+    """Through the app only: key press to screen, sampled while files were sent."""
 
     @property
     def delivered(self) -> bool:
@@ -75,6 +79,7 @@ def judge_run(
 ) -> RunResult:
     """The run's numbers plus every reason to doubt that it delivered every file."""
     reported = plan.reported(measured)
+    details = plan.details()
     problems: list[str] = []
     if measured.timed_out:
         problems.append("timed out")
@@ -107,6 +112,8 @@ def judge_run(
         receiver_stored=receiver_stored,
         problems=tuple(problems),
         load_1min=load_1min,
+        session_s=details.get("session_s"),
+        key_latency_ms=tuple(details.get("key_latency_ms", ())),
     )
 
 
@@ -131,6 +138,10 @@ class SummaryRow:
     problems: tuple[str, ...]
     mb_ratio: float | None = None
     images_ratio: float | None = None
+    session_s: float | None = None
+    """tui-sender only: median session duration from the summaries."""
+    key_latency_ms: tuple[float, ...] = ()
+    """Through the app only: every key latency sampled, over all runs."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,6 +176,7 @@ def _median_row(runs: list[RunResult]) -> SummaryRow:
     first = runs[0]
     problems = tuple(f"run {r.repeat + 1}: {p}" for r in runs for p in r.problems)
     measured = [r for r in runs if r.delivered] or runs
+    sessions = [r.session_s for r in measured if r.session_s is not None]
     return SummaryRow(
         dataset=first.dataset,
         receiver=first.receiver,
@@ -180,4 +192,6 @@ def _median_row(runs: list[RunResult]) -> SummaryRow:
         rss_sum_mb=statistics.median(r.rss_sum_mb for r in measured),
         delivered=all(r.delivered for r in runs),
         problems=problems,
+        session_s=statistics.median(sessions) if sessions else None,
+        key_latency_ms=tuple(v for r in measured for v in r.key_latency_ms),
     )

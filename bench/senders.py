@@ -12,6 +12,9 @@
   (:mod:`bench.pynetdicom_nodelay`), which the shipped app never sets.
 * ``tui-t1``, ``tui-t2``, ``tui-tN``: ``tui-sender send -t N``, its summary
   JSON read for the counts.
+* ``app-t1``, ``app-tN``: the same send through the app, driven by keys in a
+  pseudo-terminal (:mod:`bench.tui_driver`), which also times key presses
+  while files are sent.
 
 Every sender's own report is parsed: the storescu-style log lines
 "Received Store Response (Success ...)" for DCMTK and pynetdicom (``-v``),
@@ -28,6 +31,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import REPO_ROOT
 from bench.children import MeasuredRun
@@ -43,6 +47,9 @@ DEFAULT_SENDERS = (
     "tui-t1",
     "tui-t2",
     "tui-t4",
+    "app-t1",
+    "app-t2",
+    "app-t4",
 )
 BASELINE = "storescu"
 """The reference every ratio is taken against: DCMTK storescu, one process."""
@@ -50,7 +57,7 @@ BASELINE = "storescu"
 _STORE_SUCCESS = re.compile(
     r"Received Store Response \((?:Status: 0x[0-9A-Fa-f]{4} - )?(?:Success|Warning)"
 )
-_SENDER_KEY = re.compile(r"^(storescu|tui)(?:-[xt](\d+))?$|^pynetdicom(?:-nodelay)?$")
+_SENDER_KEY = re.compile(r"^(storescu|tui|app)(?:-[xt](\d+))?$|^pynetdicom(?:-nodelay)?$")
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class SenderSpec:
             return "pynetdicom storescu+NODELAY (subset)"
         if self.family == "pynetdicom":
             return "pynetdicom storescu (subset)"
+        if self.family == "tui-app":
+            return f"tui-sender app, {self.parallel} worker" + ("s" if self.parallel > 1 else "")
         return f"tui-sender -t {self.parallel}"
 
 
@@ -86,6 +95,8 @@ def parse_sender(key: str) -> SenderSpec:
         raise ValueError(f"sender {key!r}: the count must be at least 1")
     if family == "storescu":
         return SenderSpec("storescu" if count == 1 else f"storescu-x{count}", "storescu", count)
+    if family == "app":
+        return SenderSpec(f"app-t{count}", "tui-app", count)
     return SenderSpec(f"tui-t{count}", "tui-sender", count)
 
 
@@ -108,6 +119,8 @@ class SendPlan:
     subset: bool
     reported: Callable[[MeasuredRun], int | None]
     """Files the sender says were stored (success or warning), from its logs."""
+    details: Callable[[], dict[str, Any]] = dict
+    """Extra figures read after the run (tui-sender: session seconds, key latencies)."""
 
 
 def plan_send(
@@ -126,6 +139,8 @@ def plan_send(
         return _pynetdicom_plan(
             dataset, receiver, work_dir, limits, nodelay=spec.key != "pynetdicom"
         )
+    if spec.family == "tui-app":
+        return _app_plan(spec.parallel, dataset, receiver, work_dir)
     return _tui_plan(spec.parallel, dataset, receiver, work_dir)
 
 
@@ -218,7 +233,43 @@ def _tui_plan(threads: int, dataset: DataSet, receiver: ReceiverRun, work: Path)
         bytes=dataset.total_bytes,
         subset=False,
         reported=lambda run: tui_summary_stored(logs),
+        details=lambda: {"session_s": tui_session_seconds(logs)},
     )
+
+
+def _app_plan(workers: int, dataset: DataSet, receiver: ReceiverRun, work: Path) -> SendPlan:
+    app_work = work / "app"
+    out = work / "app-run.json"
+    command = [
+        sys.executable, "-m", "bench.tui_runner", "--data", str(dataset.root), "--ae",
+        receiver.ae_title, "--port", str(receiver.port), "--workers", str(workers),
+        "--work", str(app_work), "--out", str(out),
+    ]  # fmt: skip
+
+    def details() -> dict[str, Any]:
+        try:
+            data: dict[str, Any] = json.loads(out.read_text())
+            return data
+        except (OSError, ValueError):
+            return {}
+
+    return SendPlan(
+        commands=[command],
+        env={**tui_environment(work), "PYTHONPATH": str(REPO_ROOT)},
+        files=len(dataset.files),
+        bytes=dataset.total_bytes,
+        subset=False,
+        reported=lambda run: tui_summary_stored(app_work / "logs"),
+        details=details,
+    )
+
+
+def tui_session_seconds(logs_dir: Path) -> float | None:
+    """The session's own duration (``total_time_ms``) from its summary."""
+    summaries = sorted(logs_dir.glob("dicom_sender_summary_*.json"), key=os.path.getmtime)
+    if not summaries:
+        return None
+    return float(json.loads(summaries[-1].read_text())["total_time_ms"]) / 1000
 
 
 def tui_environment(work: Path) -> dict[str, str]:

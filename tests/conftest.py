@@ -146,7 +146,15 @@ def _child_processes() -> set[int]:
         for task in Path(f"/proc/{os.getpid()}/task").iterdir():
             with contextlib.suppress(OSError, ValueError):
                 children.update(int(pid) for pid in (task / "children").read_text().split())
-    return {pid for pid in children if not _is_zombie(pid)}
+    return {pid for pid in children if not _is_zombie(pid)} - _helper_processes()
+
+
+def _helper_processes() -> set[int]:
+    """multiprocessing's resource tracker: started once, it lives as long as we do."""
+    from multiprocessing import resource_tracker
+
+    pid = getattr(resource_tracker._resource_tracker, "_pid", None)
+    return {pid} if isinstance(pid, int) else set()
 
 
 def _is_zombie(pid: int) -> bool:

@@ -64,6 +64,14 @@ def _top_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="folders or files to browse")
     parser.add_argument("--config", metavar="FILE", help="config file (address book, settings)")
+    parser.add_argument(
+        "--dest",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="destination from the address book to choose at start (repeatable)",
+    )
+    parser.add_argument("--logs-dir", metavar="DIR", help="session records (default ./logs)")
     parser.add_argument("--version", action="version", version=f"tui-sender {__version__}")
     return parser
 
@@ -80,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = _top_parser().parse_args(args)
     from tui_sender.ui.launch import run_app
 
-    return run_app(parsed.paths, config=parsed.config)
+    return run_app(parsed.paths, config=parsed.config, chosen=parsed.dest, logs_dir=parsed.logs_dir)
 
 
 def dicom_sender_main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ delayed ACK (notes/peers.md), so every process started here gets it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -42,8 +43,28 @@ def dcmtk_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def find_dcmtk_tool(name: str) -> str | None:
-    """Path of a DCMTK program (``storescp``, ``storescu``, ...) or ``None``."""
-    return shutil.which(name)
+    """Path of a DCMTK program (``storescp``, ``storescu``, ...) or ``None``.
+
+    pynetdicom installs Python apps with the same names (storescp, storescu,
+    echoscu) into the virtual environment's bin folder, which comes first
+    on PATH in an activated venv; only a binary that says it is DCMTK counts.
+    """
+    for folder in [*os.environ.get("PATH", "").split(os.pathsep), "/usr/bin", "/usr/local/bin"]:
+        candidate = shutil.which(name, path=folder)
+        if candidate and _is_dcmtk(candidate):
+            return candidate
+    return None
+
+
+@functools.cache
+def _is_dcmtk(path: str) -> bool:
+    try:
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "dcmtk" in (out.stdout + out.stderr).lower()
 
 
 class DcmtkStoreSCP:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tui_sender.core.catalog import Catalog, Instance, SkipReason
 from tui_sender.core.events import Event, FileDone, LogMessage, SessionFinished, SessionStarted
@@ -62,6 +62,29 @@ class SessionOptions:
     """Skip instances the index says the destination already holds (off: ``--force``)."""
     resumed_from: str = ""
     """The session this one resumes, if any."""
+
+
+class RunningSession(Protocol):
+    """What a caller needs of a session: a :class:`Session`, or one in a child process."""
+
+    targets: list[TransferTarget]
+    events: queue.SimpleQueue[Event]
+    progress: list[WorkerProgress]
+
+    @property
+    def file_count(self) -> int: ...
+
+    @property
+    def byte_count(self) -> int: ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+    def cancel_now(self) -> None: ...
+
+    def run(self) -> SessionResult: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ class SenderApp(App[int]):
         recursive: bool = True,
         logs_dir: Path | None = None,
         demo_destination: Destination | None = None,
+        chosen: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.paths = list(paths)
@@ -66,7 +67,7 @@ class SenderApp(App[int]):
         self.logs_dir = logs_dir or Path(self.settings.logs_dir)
         self.catalog = Catalog()
         self.selection = Selection(self.catalog)
-        self.chosen_destinations: list[str] = []
+        self.chosen_destinations: list[str] = [n for n in chosen if n in book]
         self.scan_progress: ScanProgress | None = None
         self.scanning = False
         self._dirty = False
@@ -177,7 +178,10 @@ class SenderApp(App[int]):
 
     def action_help(self) -> None:
         """Show the help screen."""
-        self.push_screen(HelpScreen())
+        if not self.is_screen_installed("help"):
+            # Built once: rendering the help's Markdown takes a good part of a second.
+            self.install_screen(HelpScreen(), name="help")
+        self.push_screen("help")
 
     def action_cycle_theme(self) -> None:
         """Next of our themes (the palette lists them all)."""
@@ -240,35 +244,45 @@ class SenderApp(App[int]):
         """
         from tui_sender.ui.screens.transfer import TransferScreen
 
-        try:
-            targets = [transfer_target(d) for d in destinations]
-        except TlsSetupError as exc:
-            self.notify(str(exc), title="TLS", severity="error")
-            return
         source = catalog or self.catalog
         paths = inputs if inputs is not None else self.paths
         studies = sorted({i.study_uid for i in instances})
         series = sorted({i.series_uid for i in instances})
-        session = Session(
-            source,
-            targets,
-            instances=instances,
-            options=SessionOptions(
-                logs_dir=self.logs_dir,
-                include_phi=self.settings.include_phi,
-                configuration={"inputs": paths, "via": "tui"},
-                request=request_header(
-                    paths,
-                    self.recursive,
-                    [(d, d.name in self.book) for d in destinations],
-                    studies,
-                    series,
-                ),
-                index=self.stored_index(),
-                resumed_from=resumed_from,
-            ),
-        )
+        try:
+            session = Session(
+                source,
+                [transfer_target(d) for d in destinations],
+                instances=instances,
+                options=self._session_options(paths, destinations, studies, series, resumed_from),
+            )
+        except TlsSetupError as exc:  # the TLS files are read before anything starts
+            self.notify(str(exc), title="TLS", severity="error")
+            return
         self.push_screen(TransferScreen(session))
+
+    def _session_options(
+        self,
+        paths: list[str],
+        destinations: list[Destination],
+        studies: list[str],
+        series: list[str],
+        resumed_from: str,
+    ) -> SessionOptions:
+        """How an app session records itself (the journal header makes it resumable)."""
+        return SessionOptions(
+            logs_dir=self.logs_dir,
+            include_phi=self.settings.include_phi,
+            configuration={"inputs": paths, "via": "tui"},
+            request=request_header(
+                paths,
+                self.recursive,
+                [(d, d.name in self.book) for d in destinations],
+                studies,
+                series,
+            ),
+            index=self.stored_index(),
+            resumed_from=resumed_from,
+        )
 
     def stored_index(self) -> StoredIndex | None:
         """The stored-instance index (None, with a notification, if it cannot be opened)."""

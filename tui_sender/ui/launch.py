@@ -14,15 +14,27 @@ def run_app(
     *,
     config: str | None = None,
     demo_destination: Destination | None = None,
+    chosen: Sequence[str] = (),
+    logs_dir: str | None = None,
 ) -> int:
-    """Open the app on ``paths``; return the exit code."""
+    """Open the app on ``paths`` with ``chosen`` destinations; return the exit code."""
     try:
         book = AddressBook.load(config)
+        for name in chosen:
+            book.get(name)  # a clear error for an unknown name, before the screen opens
     except ConfigError as exc:
         print(f"tui-sender: {exc}", file=sys.stderr)
         return 2
+    from pathlib import Path
+
     from tui_sender.ui.app import SenderApp
 
-    app = SenderApp(paths, book=book, demo_destination=demo_destination)
+    app = SenderApp(
+        paths,
+        book=book,
+        demo_destination=demo_destination,
+        chosen=chosen,
+        logs_dir=Path(logs_dir) if logs_dir else None,
+    )
     result = app.run()
     return result if isinstance(result, int) else 0

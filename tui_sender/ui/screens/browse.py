@@ -81,7 +81,8 @@ class BrowseScreen(Screen[None]):
         chosen = ", ".join(app.chosen_destinations) or "none (press d)"
         scan = app.scan_status_text()
         self.query_one("#status-line", Static).update(
-            f"to: {chosen} │ selected {studies} studies, {files} files, {size_text(size)} │ {scan}"
+            f"to: {chosen} │ selected {studies} studies, {files} files, {size_text(size)} │ {scan}",
+            layout=False,  # one line of fixed height
         )
 
     @on(Tree.NodeHighlighted)

@@ -17,9 +17,9 @@ class HelpScreen(ModalScreen[None]):
     """Scrollable help; escape or ? closes it."""
 
     BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
-        Binding("question_mark", "dismiss", "Close", show=False),
-        Binding("q", "dismiss", "Close", show=False),
+        Binding("escape", "app.pop_screen", "Close"),
+        Binding("question_mark", "app.pop_screen", "Close", show=False),
+        Binding("q", "app.pop_screen", "Close", show=False),
     ]
 
     def compose(self) -> ComposeResult:

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui_sender.core.catalog import Instance
-from tui_sender.core.session import Session, SessionResult
+from tui_sender.core.session import RunningSession, SessionResult
 from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.widgets.study_tree import format_date, size_text
@@ -41,7 +41,7 @@ class SummaryScreen(Screen[None]):
         Binding("b", "back", "Back", show=False),
     ]
 
-    def __init__(self, result: SessionResult, session: Session) -> None:
+    def __init__(self, result: SessionResult, session: RunningSession) -> None:
         super().__init__()
         self.result = result
         self.session = session

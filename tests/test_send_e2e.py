@@ -259,3 +259,15 @@ def test_bad_inputs_are_skipped_with_reasons_and_good_files_sent(
     assert len(by_path) == len(zoo.expected)
     good = sum(1 for _, reason in zoo.expected if reason is None)
     assert len(scp.stored()) == good
+
+
+def test_max_per_association_releases_and_reopens(
+    samples: SampleSet, scp_factory: Any, tmp_path: Path
+) -> None:
+    scp: ScriptedSCP = scp_factory()
+    run = _send(samples, tmp_path, scp.port, scp.ae_title, "-t", "1", "--max-per-association", "50")
+    assert run.exit_code == 0, run.stderr
+    associations = run.summary["associations"]
+    assert len(associations) >= len(samples.files) // 50
+    assert all(a["files"] <= 50 and a["released"] for a in associations)
+    assert len(scp.stored()) == len(samples.files)

@@ -89,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
             return _send_headless(data, destination, args)
         from tui_sender.ui.launch import run_app
 
-        return run_app([str(data)], demo_destination=destination)
+        # The demo's address book is its own: the embedded PACS (on a port that
+        # changes every run) must not end up in the user's real one.
+        return run_app(
+            [str(data)], config=str(data.parent / "demo-config.toml"), demo_destination=destination
+        )
 
 
 def _send_headless(data: Path, destination: Destination, args: argparse.Namespace) -> int:

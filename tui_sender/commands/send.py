@@ -120,6 +120,12 @@ def configure(
         "(default 3)",
     )
     parser.add_argument(
+        "--max-per-association",
+        type=positive_int,
+        metavar="N",
+        help="release and reopen each association after N files (default: no limit)",
+    )
+    parser.add_argument(
         "--include-phi",
         action="store_true",
         help="put patient names and IDs in the summary (off by default)",
@@ -221,6 +227,7 @@ def _request(args: argparse.Namespace) -> _Request:
         "dimse_timeout": args.dimse_timeout,
         "network_timeout": args.network_timeout,
         "decompress": DecompressPolicy(args.decompress) if args.decompress else None,
+        "max_per_association": args.max_per_association,
     }
     paths = [os.fsdecode(p) for p in [*args.input, *args.paths]]
     if args.resume:

@@ -161,6 +161,9 @@ class Destination:
     """Name expected in the server certificate and sent as SNI; empty: ``host``."""
     decompress: DecompressPolicy = DecompressPolicy.LOSSLESS
     """May a file whose own transfer syntax is rejected be decompressed before sending?"""
+    max_per_association: int = 0
+    """Release and reopen the association after this many files (0: no limit), for PACS that
+    cap requests per association or leak memory per association."""
     description: str = ""
     """Free text for the operator (site, department, contact)."""
 
@@ -223,6 +226,10 @@ class Destination:
             value = getattr(self, key)
             if not is_finite_positive(value):
                 problems.append(f"{key} must be a positive number of seconds, got {value}")
+        if self.max_per_association < 0:
+            problems.append(
+                f"max_per_association must be 0 (no limit) or more, got {self.max_per_association}"
+            )
         if self.max_pdu != 0 and not MAX_PDU_MIN <= self.max_pdu <= MAX_PDU_MAX:
             problems.append(
                 f"max_pdu must be 0 (no limit) or {MAX_PDU_MIN} to {MAX_PDU_MAX}, "

@@ -24,9 +24,13 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
 
 
 def prepare_logs_dir(logs_dir: Path) -> Path:
-    """Create the logs folder (owner-only when we create it)."""
+    """Create the logs folder (owner-only when we create it); return it absolute.
+
+    Absolute, so every message that says where the record is can be
+    followed from any folder.
+    """
     logs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return logs_dir
+    return logs_dir.resolve()
 
 
 def write_private_json(path: Path, document: dict[str, Any]) -> None:

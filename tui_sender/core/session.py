@@ -65,8 +65,9 @@ class SessionOptions:
 
 
 class RunningSession(Protocol):
-    """What a caller needs of a session: a :class:`Session`, or one in a child process."""
+    """What a screen needs of a running session (a :class:`Session`, or a staged one)."""
 
+    catalog: Catalog
     targets: list[TransferTarget]
     events: queue.SimpleQueue[Event]
     progress: list[WorkerProgress]

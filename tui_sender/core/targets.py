@@ -85,4 +85,5 @@ def transfer_target(dest: Destination, retry: RetryPolicy | None = None) -> Tran
         workers=dest.workers,
         decompress=dest.decompress,
         retry=retry or RetryPolicy(),
+        max_per_association=dest.max_per_association,
     )

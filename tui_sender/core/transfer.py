@@ -116,6 +116,9 @@ class TransferTarget:
     workers: int = 1
     decompress: DecompressPolicy = DecompressPolicy.LOSSLESS
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_per_association: int = 0
+    """Release and reopen the association after this many C-STOREs (0: no limit). Some
+    PACS leak memory per association or cap requests per association."""
 
 
 @dataclass(slots=True)
@@ -591,7 +594,9 @@ class Worker:
         """
         wanted = frozenset((c.sop_class_uid, c.transfer_syntax_uid) for c in batch.contexts)
         link = self._link
-        if link is not None and not link.closed and wanted <= self._link_contexts:
+        limit = self.target.max_per_association
+        used_up = limit > 0 and link is not None and link.stores >= limit
+        if link is not None and not link.closed and wanted <= self._link_contexts and not used_up:
             if link.still_open():
                 return link
             self._emit_closed(

@@ -14,6 +14,7 @@ import os
 import queue
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -26,6 +27,7 @@ from textual.widgets import Footer, Header, Log, RichLog, Static, TabbedContent,
 from textual.worker import Worker, WorkerState
 
 from tui_sender.core import registry
+from tui_sender.core.catalog import Study
 from tui_sender.core.events import (
     AssociationFailed,
     AssociationOpened,
@@ -34,6 +36,8 @@ from tui_sender.core.events import (
     FileRetrying,
     LogMessage,
     SessionFinished,
+    StudyFinished,
+    StudyStarted,
 )
 from tui_sender.core.outcomes import FileState
 from tui_sender.core.record import describe
@@ -41,7 +45,7 @@ from tui_sender.core.session import RunningSession, SessionResult
 from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
-from tui_sender.ui.widgets.study_tree import size_text
+from tui_sender.ui.widgets.study_tree import format_date, size_text
 from tui_sender.ui.widgets.worker_panel import RateMeter, WorkerPanel
 
 if TYPE_CHECKING:
@@ -70,7 +74,7 @@ def _level_of(event: Event) -> int:
     return logging.INFO
 
 
-def pane_line(event: Event) -> str | None:
+def pane_line(event: Event, studies: Mapping[str, Study] | None = None) -> str | None:
     """The log pane's line: like the session log, but what matters first.
 
     File lines name the file by its base name, then the status and the
@@ -87,6 +91,16 @@ def pane_line(event: Event) -> str | None:
     if isinstance(event, FileRetrying):
         name = os.path.basename(display_path(event.path))
         return f"[{event.worker}] retry {event.attempt} {name}: {event.reason}"
+    if isinstance(event, StudyStarted | StudyFinished) and studies is not None:
+        study = studies.get(event.study_uid)
+        if study is not None:
+            what = f"{format_date(study.date)} {study.description or '(no description)'}"
+            if isinstance(event, StudyStarted):
+                return f"[{event.worker}] study {what}: {event.files} files"
+            return (
+                f"[{event.worker}] study {what} done: {event.sent} sent, {event.warning} "
+                f"warning, {event.failed} failed"
+            )
     text = describe(event)
     if isinstance(event, AssociationOpened) and text:
         # The contexts themselves are in the negotiation tab.
@@ -94,9 +108,11 @@ def pane_line(event: Event) -> str | None:
     return text
 
 
-def _format_line(level: int, event: Event) -> str | None:
+def _format_line(
+    level: int, event: Event, studies: Mapping[str, Study] | None = None
+) -> str | None:
     """A log pane line with its level letter, or None for events without one."""
-    text = pane_line(event)
+    text = pane_line(event, studies)
     return None if text is None else f"{logging.getLevelName(level)[0]} {text}"
 
 
@@ -132,6 +148,7 @@ class TransferScreen(Screen[None]):
         self._finished_event: SessionFinished | None = None
         self._colors: dict[str, str] = {}
         self.sub_title = "sending to " + ", ".join(t.name for t in session.targets)
+        self._studies: Mapping[str, Study] = session.catalog.studies
 
     @property
     def sender(self) -> SenderApp:
@@ -215,7 +232,7 @@ class TransferScreen(Screen[None]):
         # below the level on screen, and formatting them all cost the senders.
         self._log_lines.append((level, event))
         if level >= self._log_level:
-            line = _format_line(level, event)
+            line = _format_line(level, event, self._studies)
             if line is not None:
                 new_lines.append(line)
 
@@ -316,7 +333,11 @@ class TransferScreen(Screen[None]):
         self._pending_lines = []
         view = self.query_one("#log-view", Log)
         view.clear()
-        lines = (_format_line(level, e) for level, e in self._log_lines if level >= self._log_level)
+        lines = (
+            _format_line(level, e, self._studies)
+            for level, e in self._log_lines
+            if level >= self._log_level
+        )
         view.write_lines([line for line in lines if line is not None])
         self.notify(f"Log shows {logging.getLevelName(self._log_level).lower()} and above")
 

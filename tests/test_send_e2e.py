@@ -195,6 +195,15 @@ def test_dicom_sender_entry_point_uses_the_rust_defaults(
     assert run.summary["destination"] == f"{scp.ae_title}:{scp.port}@127.0.0.1"
 
 
+def _sigint_as_at_a_terminal() -> None:
+    """Ctrl-C as a foreground job gets it, even when pytest runs as a background job.
+
+    A non-interactive shell starts ``cmd &`` with SIGINT ignored, children inherit
+    that, and Python then leaves it ignored: the send would not see the signal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_and_records_cancelled_files(
     samples: SampleSet, scp_factory: Any, tmp_path: Path
 ) -> None:
@@ -208,6 +217,7 @@ def test_ctrl_c_stops_cleanly_and_records_cancelled_files(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
+        preexec_fn=_sigint_as_at_a_terminal,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30

@@ -277,14 +277,17 @@ def tui_environment(work: Path) -> dict[str, str]:
 
     ``PYTHONPATH`` puts the source tree next to this bench first, ahead of
     whatever ``tui_sender`` the interpreter has installed, so running the
-    bench from a snapshot of the tree measures that snapshot. The address book
-    and settings of the machine's user are kept out.
+    bench from a snapshot of the tree measures that snapshot. The address book,
+    settings and stored-instance index of the machine's user are kept out: with
+    the user's index, a run whose fresh receiver got a port an earlier run's had
+    skipped all 10,000 files as "already stored at this destination".
     """
     path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {
         **os.environ,
         "PYTHONPATH": path,
         "TUI_SENDER_CONFIG": str(work / "no-config.toml"),
+        "TUI_SENDER_STATE_DIR": str(work / "state"),
         "NO_COLOR": "1",
     }
 

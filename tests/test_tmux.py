@@ -191,9 +191,8 @@ def test_send_one_study_in_a_real_terminal(running_app: RunningApp) -> None:
     terminal.wait_for(r"Chosen for the next send: scripted")
     terminal.press("Escape")
     terminal.wait_for(r"to: scripted")
-    # One key at a time, each after the last one's effect shows: a patient's
-    # studies are added a moment after it opens, so a Down typed ahead of them
-    # moves to the next patient (a known defect of the lazy tree).
+    # One key at a time, each after the last one's effect shows, so a failure
+    # says which key went wrong (typing ahead works too: see test_ui_flow).
     terminal.press("Right")
     terminal.wait_for(r"▼ \[ \]")
     terminal.press("Down")

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydicom import dcmread
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.sample_data import SampleSet, generate_samples
+from tui_sender.core.sample_data import SampleSet, generate_samples, generate_tiny_files
 from tui_sender.ui.app import SenderApp
 from tui_sender.ui.screens.browse import BrowseScreen
 from tui_sender.ui.screens.summary import SummaryScreen
 from tui_sender.ui.screens.transfer import TransferScreen
-from tui_sender.ui.widgets.study_tree import StudyRef, StudyTree
+from tui_sender.ui.widgets.study_tree import PatientRef, StudyRef, StudyTree
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 
@@ -160,3 +161,46 @@ async def test_resume_screen_sends_what_an_interrupted_session_did_not_store(
         assert second["totals"]["sent"] == len(samples.files) - stored_first
         assert len(slow.stored()) == len(samples.files)
         await pilot.pause(0.2)
+
+
+def ten_thousand_studies(root: Path) -> Path:
+    """10,000 one-image studies, five per patient: copies of one generated image."""
+    template = generate_tiny_files(root / "template", 1).files[0]
+    ds = dcmread(template)
+    out = root / "studies"
+    out.mkdir()
+    for n in range(10_000):
+        ds.PatientID = f"MANY{n // 5:05d}"
+        ds.StudyInstanceUID = f"2.25.1{n:05d}"
+        ds.SeriesInstanceUID = f"2.25.2{n:05d}"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"2.25.3{n:05d}"
+        ds.save_as(out / f"{n:05d}.dcm", enforce_file_format=True)
+    return out
+
+
+async def test_a_folder_of_10000_studies_opens_lazily_and_answers_keys(tmp_path: Path) -> None:
+    """Studies become tree nodes only when their patient opens, so 10,000 cost 2,000 rows."""
+    many = ten_thousand_studies(tmp_path / "many")
+    app = SenderApp(
+        [str(many)], book=AddressBook(tmp_path / "config.toml"), logs_dir=tmp_path / "logs"
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(lambda: not app.scanning, pilot, timeout=120)
+        await pilot.pause(0.3)
+        assert len(app.catalog.studies) == 10_000
+        tree = app.screen.query_one(StudyTree)
+        patients = [n for n in tree.root.children if isinstance(n.data, PatientRef)]
+        assert len(patients) == len(app.catalog.patients) == 2_000
+        assert sum(len(p.children) for p in patients) == 0  # no study node yet
+
+        await pilot.press("right", "down")
+        opened = patients[0]
+        assert opened.is_expanded and len(opened.children) == 5
+        assert sum(len(p.children) for p in patients) == 5
+        assert tree.cursor_node is opened.children[0]  # the typed-ahead Down landed on a study
+
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        assert len(app.selection.study_uids) == 10_000
+        status = str(app.screen.query_one("#status-line").render())
+        assert "selected 10000 studies, 10000 files" in status

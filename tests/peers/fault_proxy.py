@@ -27,9 +27,9 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 
-_POLL = 0.1
+from tests.peers.loopback_server import POLL, LoopbackServer
+
 _CHUNK = 65536
 _PDU_HEADER = struct.Struct(">BBI")
 _P_DATA_TF = 0x04
@@ -74,98 +74,44 @@ class _Connection:
                 sock.close()
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer[_Connection]):
     """``with FaultProxy(port, Fault(cut_after_bytes=5000)) as proxy:``, connect to ``proxy.port``.
 
     ``target_port`` is the real SCP's; the counters say what the proxy saw and did.
     """
 
+    thread_prefix = "fault-proxy"
+
     def __init__(self, target_port: int, fault: Fault, target_host: str = "127.0.0.1") -> None:
+        super().__init__()
         self._target = (target_host, target_port)
         self._fault = fault
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._connections: list[_Connection] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(_POLL)
-        self.port = int(self._listener.getsockname()[1])
         self.faults_triggered = 0
         self.bytes_from_client = 0
 
-    @property
-    def connections(self) -> int:
-        """Connections accepted so far."""
-        with self._lock:
-            return len(self._connections)
+    # -- connections -------------------------------------------------------------
 
-    def start(self) -> FaultProxy:
-        self._spawn(self._accept_loop, "accept")
-        return self
+    def _admit(self, sock: socket.socket, index: int) -> _Connection:
+        limit = self._fault.connections
+        return _Connection(sock, self._fault if limit is None or index < limit else Fault())
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every socket and join every thread (bounded)."""
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        with self._lock:
-            connections, threads = list(self._connections), list(self._threads)
-        for conn in connections:
+    def _close(self, conn: _Connection) -> None:
+        conn.close()
+
+    def _serve(self, conn: _Connection, index: int) -> None:
+        if conn.fault.blackhole:
+            self._count_fault()
+            return  # held open, never read, closed by stop()
+        try:
+            conn.server = socket.create_connection(self._target, timeout=5)
+        except OSError:
             conn.close()
-        for thread in threads:
-            thread.join(timeout)
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- threads ---------------------------------------------------------------
-
-    def _spawn(self, target: object, name: str, *args: object) -> None:
-        thread = threading.Thread(
-            target=target,  # type: ignore[arg-type]
-            args=args,
-            name=f"fault-proxy {self.port} {name}",
-            daemon=True,
-        )
-        with self._lock:
-            self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                index = len(self._connections)
-                limit = self._fault.connections
-                fault = self._fault if limit is None or index < limit else Fault()
-                conn = _Connection(client, fault)
-                self._connections.append(conn)
-            if fault.blackhole:
-                self._count_fault()
-                continue  # held open, never read, closed by stop()
-            try:
-                conn.server = socket.create_connection(self._target, timeout=5)
-            except OSError:
-                conn.close()
-                continue
-            for sock in (client, conn.server):
-                sock.settimeout(_POLL)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._spawn(self._upstream, f"up {index}", conn)
-            self._spawn(self._downstream, f"down {index}", conn)
+            return
+        for sock in (conn.client, conn.server):
+            sock.settimeout(POLL)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._spawn(self._upstream, f"up {index}", conn)
+        self._spawn(self._downstream, f"down {index}", conn)
 
     def _count_fault(self) -> None:
         with self._lock:

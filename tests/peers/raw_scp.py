@@ -23,10 +23,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 
 from pydicom.uid import UID
 from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ
@@ -37,6 +35,7 @@ from pynetdicom.pdu_primitives import (
 )
 from pynetdicom.presentation import PresentationContext
 
+from tests.peers.loopback_server import LoopbackServer
 from tui_sender.core import wire
 
 UNKNOWN_PDU = b"\x53\x00\x00\x00\x00\x04\x00\x00\x00\x00"
@@ -74,8 +73,10 @@ class RawStore:
     data_bytes: int
 
 
-class RawSCP:
+class RawSCP(LoopbackServer[socket.socket]):
     """``with RawSCP(store_script=[0, Raw(UNKNOWN_PDU)]) as scp:`` connect to ``scp.port``."""
+
+    thread_prefix = "raw-scp"
 
     def __init__(
         self,
@@ -86,79 +87,30 @@ class RawSCP:
         max_pdu: int = 16382,
         timeout: float = 10.0,
     ) -> None:
+        super().__init__()
         self._answer = association_answer
         self._script = store_script
         self._answer_release = answer_release
         self._max_pdu = max_pdu
         self._timeout = timeout
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
-        self.port = int(self._listener.getsockname()[1])
         self.ae_title = "RAW_SCP"
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._sockets: list[socket.socket] = []
         self.stores: list[RawStore] = []
         self.release_requests = 0
         self.aborts_received = 0
 
-    @property
-    def connections(self) -> int:
-        with self._lock:
-            return len(self._sockets)
+    # -- connections -------------------------------------------------------------
 
-    def start(self) -> RawSCP:
-        self._spawn(self._accept_loop, "accept")
-        return self
+    def _admit(self, sock: socket.socket, index: int) -> socket.socket:
+        sock.settimeout(self._timeout)
+        return sock
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        with self._lock:
-            sockets, threads = list(self._sockets), list(self._threads)
-        for sock in sockets:
-            _close(sock)
-        for thread in threads:
-            thread.join(timeout)
+    def _close(self, conn: socket.socket) -> None:
+        _close(conn)
 
-    def __enter__(self) -> RawSCP:
-        return self.start()
+    def _serve(self, conn: socket.socket, index: int) -> None:
+        self._spawn(self._converse_then_close, f"conn {index}", conn, index)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # -- threads -------------------------------------------------------------------
-
-    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
-        thread = threading.Thread(
-            target=target, args=args, name=f"raw-scp {self.port} {name}", daemon=True
-        )
-        with self._lock:
-            self._threads.append(thread)
-        thread.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sock, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            sock.settimeout(self._timeout)
-            with self._lock:
-                index = len(self._sockets)
-                self._sockets.append(sock)
-            self._spawn(self._serve, f"conn {index}", sock, index)
-
-    def _serve(self, sock: socket.socket, index: int) -> None:
+    def _converse_then_close(self, sock: socket.socket, index: int) -> None:
         try:
             self._converse(sock, index)
         except (OSError, ValueError):

@@ -242,7 +242,7 @@ class Session:
                     session_id=self.session_id,
                     started_at=started,
                     ended_at=ended,
-                    destinations=[_describe_target(t) for t in self.targets],
+                    destinations=[describe_target(t) for t in self.targets],
                     configuration={
                         **self.options.configuration,
                         "skip_already_stored": self.options.skip_stored,
@@ -396,7 +396,8 @@ def _by_study(instances: Sequence[Instance]) -> dict[str, list[Instance]]:
     return studies
 
 
-def _describe_target(target: TransferTarget) -> dict[str, Any]:
+def describe_target(target: TransferTarget) -> dict[str, Any]:
+    """A destination as the summary records it (no secrets: TLS is recorded as on or off)."""
     link = target.link
     return {
         "name": target.name,

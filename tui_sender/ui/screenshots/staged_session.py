@@ -33,7 +33,14 @@ from tui_sender.core.negotiation import Batch, plan_batches
 from tui_sender.core.outcomes import FileState
 from tui_sender.core.progress import WorkerProgress, WorkerState
 from tui_sender.core.record import SessionFiles
-from tui_sender.core.session import EXIT_FAILED, EXIT_OK, Session, SessionOptions, SessionResult
+from tui_sender.core.session import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Session,
+    SessionOptions,
+    SessionResult,
+    describe_target,
+)
 from tui_sender.core.summary import SummaryContext, build_summary
 from tui_sender.core.transfer import TransferTarget
 from tui_sender.ui.screenshots.staged_script import (
@@ -201,7 +208,7 @@ class StagedSession(Session):
                 session_id=self.session_id,
                 started_at=SESSION_START,
                 ended_at=SESSION_START + self.finished_after,
-                destinations=[_describe(t) for t in self.targets],
+                destinations=[describe_target(t) for t in self.targets],
                 configuration=dict(self.options.configuration),
                 cancelled=self.cancelled,
                 exit_code=exit_code,
@@ -253,21 +260,6 @@ def _freeze(lane: _Lane, batch: Batch, done: int, finished: Sequence[Event]) -> 
     p.sent = states.count(FileState.SENT)
     p.warning = states.count(FileState.WARNING)
     p.failed = states.count(FileState.FAILED)
-
-
-def _describe(target: TransferTarget) -> dict[str, Any]:
-    """A destination as the summary records it."""
-    link = target.link
-    return {
-        "name": target.name,
-        "peer": link.peer,
-        "called_ae": link.called_ae,
-        "calling_ae": link.calling_ae,
-        "host": link.host,
-        "port": link.port,
-        "workers": target.workers,
-        "tls": link.tls_context is not None,
-    }
 
 
 def _current_worker() -> Worker[Any] | None:

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.peers.processes import start_process
+
 KILL_GRACE_SECONDS = 5.0
 
 LAUNCHER = """
@@ -112,19 +114,9 @@ def run_measured(
     try:
         for index, command in enumerate(commands):
             usage_path = log_dir / f"child-{index}.usage.json"
-            with (log_dir / f"child-{index}.log").open("wb") as log:
-                launcher = [sys.executable, "-S", "-c", LAUNCHER, str(usage_path), *command]
-                processes.append(
-                    subprocess.Popen(
-                        launcher,
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=dict(env) if env is not None else None,
-                        cwd=cwd,
-                        start_new_session=True,
-                    )
-                )
+            launcher = [sys.executable, "-S", "-c", LAUNCHER, str(usage_path), *command]
+            log_path = log_dir / f"child-{index}.log"
+            processes.append(start_process(launcher, log_path=log_path, env=env, cwd=cwd))
         deadline = started + timeout
         for process in processes:
             try:

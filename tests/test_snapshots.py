@@ -108,20 +108,18 @@ def test_confirm(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[int, i
 def test_dashboard(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[int, int]) -> None:
     """The dashboard mid-transfer: 2 workers, files sent, one failed, one warning.
 
-    Subtitle "sending to PACS-MAIN". The overall bar at 63%, then "43/72 files
-    422.9 kB/667.4 kB 2.5 MB/s ETA 0 s 0 s ✓ 41 sent ! 1 warning ✗ 1 failed"
-    (at 80 columns "✗ 1 failed" wraps to a second line). Two worker panes:
-    w1 sending on A1, 40/67 of the CT study, 2.3 MB/s, ✓38 !1 ✗1, IMG0009.dcm;
-    w2 sending on A2, 3/5 of the US study, 191.5 kB/s, ✓3 !0 ✗0, IMG0002.dcm.
-    The Log tab is active: the session line, each association with its 11
-    contexts (2 rejected), "A1: 2 of 11 contexts rejected: Grayscale Softcopy
-    Presentation State Storage", two W retries of IMG0003.dcm, its E failure
-    with 0xA700 and a W "Stored with warning". Lines longer than the pane are
-    cut, not wrapped. Footer: Cancel, Negotiation, Log, Help.
-
-    Known defect, in the baseline: the log is not scrolled to its end (the last
-    lines, A2's "2 of 11 contexts rejected" and w2's "study …: 5 files", are
-    below the pane); see test_dashboard_log_follows_the_end.
+    Subtitle "sending to PACS-MAIN". The overall bar at 63%, then "✓41 !1 ✗1 ·
+    43/72 files · 422.9 kB of 667.4 kB · 2.5 MB/s · ETA 0 s · 0 s elapsed" (cut
+    with "…" at 80 columns). Two workers, two lines each behind a bar in the
+    primary colour: w1 sending on A1, 40/67 of the CT study, 2.3 MB/s, ✓38 !1
+    ✗1, IMG0009.dcm; w2 sending on A2, 3/5 of the US study, 191.5 kB/s, ✓3 !0
+    ✗0, IMG0002.dcm. The Log tab is active: the session line, each association
+    with its 11 contexts (2 rejected), "A1: 2 of 11 contexts rejected: Grayscale
+    Softcopy Presentation State Storage", two W retries of IMG0003.dcm, its E
+    failure with 0xA700 and a W "Warning: coercion of data elements", and w2's
+    "study 2019-03-02 US ABDOMEN COMPLETE: 5 files" as the last line. Lines
+    longer than the pane are cut, not wrapped. Footer: Cancel, Negotiation,
+    Log, Help.
     """
     assert snap_compare(app, terminal_size=size, run_before=dashboard_scene)
 

@@ -17,13 +17,14 @@ from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Log, RichLog, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from tui_sender.core import registry
@@ -45,16 +46,18 @@ from tui_sender.core.session import RunningSession, SessionResult
 from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
+from tui_sender.ui.widgets.session_log import SessionLog
+from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date, size_text
-from tui_sender.ui.widgets.worker_panel import RateMeter, WorkerPanel
+from tui_sender.ui.widgets.worker_board import RateMeter, WorkerBoard
 
 if TYPE_CHECKING:
     from tui_sender.ui.app import SenderApp
 
 TICK = 1 / 10
 LOG_EVERY = 0.5
-"""Seconds between writes to the log pane: each write grows its scroll area, which
-lays out the whole screen again; log lines can wait half a second, progress cannot."""
+"""Seconds between writes to the log pane: each write scrolls and repaints the whole
+pane; log lines can wait half a second, progress cannot."""
 MAX_EVENTS_PER_TICK = 20_000
 LOG_LINES = 5_000
 NEGOTIATION_LINES = 2_000
@@ -144,9 +147,10 @@ class TransferScreen(Screen[None]):
         self._log_written = 0.0
         self._meter = RateMeter()
         self._started = time.monotonic()
-        self._panels: dict[str, WorkerPanel] = {}
+        self._workers_shown = 0
         self._finished_event: SessionFinished | None = None
         self._colors: dict[str, str] = {}
+        self._styles: dict[str, Style] = {}
         self.sub_title = "sending to " + ", ".join(t.name for t in session.targets)
         self._studies: Mapping[str, Study] = session.catalog.studies
 
@@ -160,13 +164,14 @@ class TransferScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Vertical(id="overall"):
-            yield Static(id="overall-bar")
-            yield Static(id="overall-text")
-        yield VerticalScroll(id="workers")
+        # Two widgets carry everything that changes ten times a second: each
+        # repaint is one region, drawn from prepared runs of text.
+        yield StatusLines(id="overall")
+        with VerticalScroll(id="workers"):
+            yield WorkerBoard(id="worker-lines")
         with TabbedContent(id="panes", initial="log"):
             with TabPane("Log", id="log"):
-                yield Log(max_lines=LOG_LINES, id="log-view", auto_scroll=True)
+                yield SessionLog(max_lines=LOG_LINES, id="log-view", auto_scroll=True)
             with TabPane("Negotiation", id="negotiation"):
                 # RichLog renders each line once and only draws what is visible;
                 # one Static holding every context redrew them all on each change.
@@ -175,6 +180,7 @@ class TransferScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._colors = palette(self.app)
+        self._styles = {name: Style.parse(colour) for name, colour in self._colors.items()}
         # Start once the screen is drawn: its first layout would otherwise compete
         # with the first seconds of the transfer.
         self.call_after_refresh(self._run_session)
@@ -216,7 +222,7 @@ class TransferScreen(Screen[None]):
         if self.query_one(TabbedContent).active != "log":
             del self._pending_lines[:-LOG_LINES]  # hidden: keep buffering, bounded
             return
-        self.query_one("#log-view", Log).write_lines(self._pending_lines)
+        self.query_one("#log-view", SessionLog).write_lines(self._pending_lines)
         self._pending_lines = []
         self._log_written = now
 
@@ -237,19 +243,12 @@ class TransferScreen(Screen[None]):
                 new_lines.append(line)
 
     def _draw_workers(self) -> None:
-        box = self.query_one("#workers", VerticalScroll)
-        mounted = False
-        for progress in self.session.progress:
-            panel = self._panels.get(progress.name)
-            if panel is None:
-                panel = WorkerPanel(progress, classes="worker")
-                self._panels[progress.name] = panel
-                box.mount(panel)
-                mounted = True
-            panel.tick(self._colors)
-        if mounted:
-            # The new panes shrink the log; keep it following its end.
-            log = self.query_one("#log-view", Log)
+        workers = self.session.progress
+        self.query_one(WorkerBoard).tick(workers, self._styles)
+        if len(workers) != self._workers_shown:
+            # New workers shrink the log; keep it following its end.
+            self._workers_shown = len(workers)
+            log = self.query_one("#log-view", SessionLog)
             self.call_after_refresh(log.scroll_end, animate=False)
 
     def _draw_overall(self) -> None:
@@ -265,35 +264,34 @@ class TransferScreen(Screen[None]):
         remaining = max(self.bytes_total - done_bytes, 0)
         eta = f"{remaining / rate:,.0f} s" if rate > 0 and self.result is None else "--"
         elapsed = time.monotonic() - self._started
-        self._draw_bar(done_bytes)
-        c = self._colors
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"✓{self.counts[FileState.SENT]} ", style=c.get("success", ""))
-        text.append(f"!{self.counts[FileState.WARNING]} ", style=c.get("warning", ""))
-        text.append(f"✗{self.counts[FileState.FAILED]}", style=c.get("error", ""))
-        text.append(f" · {done_files}/{self.files_total} files")
-        text.append(f" · {size_text(done_bytes)} of {size_text(self.bytes_total)}")
-        text.append(f" · {size_text(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed")
+        styles = self._styles
+        overall = self.query_one("#overall", StatusLines)
+        text: Line = (
+            (f"✓{self.counts[FileState.SENT]} ", styles.get("success")),
+            (f"!{self.counts[FileState.WARNING]} ", styles.get("warning")),
+            (f"✗{self.counts[FileState.FAILED]}", styles.get("error")),
+            (
+                f" · {done_files}/{self.files_total} files"
+                f" · {size_text(done_bytes)} of {size_text(self.bytes_total)}"
+                f" · {size_text(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed",
+                None,
+            ),
+        )
         if self.session.cancelled and self.result is None:
-            text.append("  cancelling…", style="bold " + c.get("warning", ""))
-        self.query_one("#overall-text", Static).update(text, layout=False)
+            text += (("  cancelling…", Style(bold=True) + styles.get("warning", Style())),)
+        overall.show((self._bar_line(done_bytes, overall.content_size.width), text))
 
-    def _draw_bar(self, done_bytes: int) -> None:
-        """The overall bar, drawn as text in a one-line Static.
-
-        Textual's ProgressBar relabels its percentage with a layout pass on
-        every update, which made every widget on the screen redraw at each
-        tick and cost the senders a third of their speed.
-        """
-        bar_widget = self.query_one("#overall-bar", Static)
-        width = max(10, bar_widget.size.width - 6)
+    def _bar_line(self, done_bytes: int, width: int) -> Line:
+        """The overall bar, drawn as text (Textual's ProgressBar lays the screen out
+        again on every update, which cost the senders a third of their speed)."""
+        width = max(10, width - 5)
         fraction = min(1.0, done_bytes / self.bytes_total) if self.bytes_total else 1.0
         filled = int(width * fraction)
-        text = Text(no_wrap=True)
-        text.append("━" * filled, style=self._colors.get("primary", ""))
-        text.append("━" * (width - filled), style="dim")
-        text.append(f" {fraction:4.0%}")
-        bar_widget.update(text, layout=False)
+        return (
+            ("━" * filled, self._styles.get("primary")),
+            ("━" * (width - filled), Style(dim=True)),
+            (f" {fraction:4.0%}", None),
+        )
 
     def _add_negotiation(self, event: AssociationOpened) -> None:
         c = self._colors
@@ -331,7 +329,7 @@ class TransferScreen(Screen[None]):
         """Show log lines at this level and above (1 errors ... 4 everything)."""
         self._log_level = LEVELS[key]
         self._pending_lines = []
-        view = self.query_one("#log-view", Log)
+        view = self.query_one("#log-view", SessionLog)
         view.clear()
         lines = (
             _format_line(level, e, self._studies)

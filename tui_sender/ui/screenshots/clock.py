@@ -1,7 +1,7 @@
 """A frozen clock for the dashboard, so its elapsed time, rates and ETA are fixed numbers.
 
 The dashboard reads ``time.monotonic()`` for the elapsed time and keeps
-:class:`~tui_sender.ui.widgets.worker_panel.RateMeter` objects for rates and
+:class:`~tui_sender.ui.widgets.worker_board.RateMeter` objects for rates and
 the ETA. :func:`frozen_dashboard_clock` replaces both, in those two modules
 only, while its block runs: the clock says what :class:`FrozenClock` says, and
 a rate is the average since the clock's start.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from tui_sender.ui.widgets.worker_panel import RateMeter
+from tui_sender.ui.widgets.worker_board import RateMeter
 
 
 class FrozenClock:
@@ -40,7 +40,7 @@ class FrozenClock:
 def frozen_dashboard_clock() -> Iterator[FrozenClock]:
     """Freeze the dashboard's clock and rate meters while the block runs; then restore."""
     from tui_sender.ui.screens import transfer
-    from tui_sender.ui.widgets import worker_panel
+    from tui_sender.ui.widgets import worker_board
 
     clock = FrozenClock()
 
@@ -53,7 +53,7 @@ def frozen_dashboard_clock() -> Iterator[FrozenClock]:
     replacements: list[tuple[object, str, object]] = [
         (transfer, "time", clock),
         (transfer, "RateMeter", AverageRateMeter),
-        (worker_panel, "RateMeter", AverageRateMeter),
+        (worker_board, "RateMeter", AverageRateMeter),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in replacements]
     for module, name, value in replacements:

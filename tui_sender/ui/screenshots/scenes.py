@@ -23,7 +23,7 @@ from tui_sender.ui.screens.summary import SummaryScreen
 from tui_sender.ui.screens.transfer import TransferScreen
 from tui_sender.ui.screenshots.showcase import ShowcaseApp
 from tui_sender.ui.widgets.study_tree import StudyTree
-from tui_sender.ui.widgets.worker_panel import WorkerPanel
+from tui_sender.ui.widgets.worker_board import WorkerBoard
 
 Scene = Callable[[Pilot[Any]], Awaitable[None]]
 WAIT_LIMIT = 10.0
@@ -92,7 +92,7 @@ async def dashboard_scene(pilot: Pilot[Any]) -> None:
         return (
             isinstance(screen, TransferScreen)
             and screen.session.events.empty()
-            and len(screen.query(WorkerPanel)) == len(screen.session.progress)
+            and len(screen.query_one(WorkerBoard).lines) == 2 * len(screen.session.progress)
         )
 
     await until(pilot, drawn, "the dashboard")

@@ -1,0 +1,123 @@
+"""The dashboard's live widgets: what they show, and what they cost the screen.
+
+The dashboard redraws ten times a second while the transfer workers share
+the GIL with it, so these widgets promise two things beyond showing the right
+text: a log pane that grows without laying out the whole screen, and status
+lines that repaint only when a line changed.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.strip import Strip
+from textual.widgets import Footer, Header
+
+from tui_sender.ui.widgets.session_log import SessionLog
+from tui_sender.ui.widgets.status_lines import StatusLines
+
+
+class LogApp(App[None]):
+    """A header, a ten-row log pane and a footer (like the dashboard's log tab)."""
+
+    CSS = "SessionLog { height: 10; }"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SessionLog(max_lines=1_000)
+        yield Footer()
+
+
+class LinesApp(App[None]):
+    """A 30-column status widget."""
+
+    CSS = "StatusLines { width: 30; }"
+
+    def compose(self) -> ComposeResult:
+        yield StatusLines()
+
+
+async def test_the_log_pane_grows_and_follows_its_end_without_screen_layouts() -> None:
+    app = LogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.query_one(SessionLog)
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(log, layouts.append)
+        log.write_lines([f"line {i}" for i in range(20)])
+        await pilot.pause(0.1)
+        first = len(layouts)
+
+        for batch in range(5):
+            log.write_lines([f"batch {batch} line {i}" for i in range(30)])
+            await pilot.pause(0.05)
+        assert len(layouts) == first, "growing the log laid the screen out again"
+
+        lines = 20 + 5 * 30
+        assert log.line_count == lines
+        assert log.max_scroll_y == lines - log.scrollable_content_region.height
+        assert log.scroll_y == log.max_scroll_y, "the pane stopped following its end"
+        assert log.vertical_scrollbar.window_virtual_size == lines
+        bottom = log.scrollable_content_region.height - 1
+        last = "".join(segment.text for segment in log.render_line(bottom))
+        assert last.startswith("batch 4 line 29")
+
+
+async def test_a_line_wider_than_the_log_pane_can_be_scrolled_to() -> None:
+    app = LogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.query_one(SessionLog)
+        log.write_lines(["short", "x" * 200])
+        await pilot.pause(0.1)
+        assert log.virtual_size.width == 200
+        assert log.max_scroll_x == 200 - log.scrollable_content_region.width
+        assert log.horizontal_scrollbar.window_virtual_size == 200
+
+
+class CountingLines(StatusLines):
+    """Counts the rows Textual asks it to paint."""
+
+    painted = 0
+
+    def render_line(self, y: int) -> Strip:
+        CountingLines.painted += 1
+        return super().render_line(y)
+
+
+class CountingApp(App[None]):
+    CSS = "CountingLines { width: 30; }"
+
+    def compose(self) -> ComposeResult:
+        yield CountingLines()
+
+
+async def test_status_lines_cut_long_lines_with_an_ellipsis_and_take_their_height() -> None:
+    app = LinesApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        lines = app.query_one(StatusLines)
+        lines.show(((("short", None),), (("a" * 20, Style(bold=True)), ("b" * 20, None))))
+        await pilot.pause(0.05)
+        assert lines.size.height == 2
+        rows = ["".join(s.text for s in lines.render_line(y)) for y in range(2)]
+        assert rows[0].rstrip() == "short"
+        assert rows[1] == "a" * 20 + "b" * 9 + "…"
+        assert lines.text == "short\n" + "a" * 20 + "b" * 20
+
+        lines.show(((("x", None),),) * 3)
+        await pilot.pause(0.05)
+        assert lines.size.height == 3
+
+
+async def test_status_lines_repaint_only_when_a_line_changed() -> None:
+    app = CountingApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        widget = app.query_one(CountingLines)
+        widget.show(((("w1 sending 10/20", None),), (("PACS · IMG1", None),)))
+        await pilot.pause(0.05)
+        before = CountingLines.painted
+        for _ in range(5):
+            widget.show(((("w1 sending 10/20", None),), (("PACS · IMG1", None),)))
+            await pilot.pause(0.02)
+        assert CountingLines.painted == before, "unchanged lines were painted again"
+        widget.show(((("w1 sending 11/20", None),), (("PACS · IMG2", None),)))
+        await pilot.pause(0.05)
+        assert CountingLines.painted > before

@@ -7,9 +7,11 @@ terminal and reads what the app draws. It measures:
 * how long the session takes (from the summary the session writes, so it
   compares directly with a headless ``tui-sender send`` of the same data);
 * how long a key press takes to show on the screen while files are being
-  sent: ``?`` opens the help screen, whose text is unique, and the time from
-  writing the key to reading that text back from the terminal is the
-  latency a user sees (escape then closes it).
+  sent: once a second a key switches the dashboard's tab (``n`` to the
+  negotiation, then ``g`` back to the log, and so on), and the time from
+  writing the key to reading a line only that tab draws back from the
+  terminal is the latency a user sees. A key not answered within
+  ``PROBE_TIMEOUT`` counts as answered then, so it fails the bar.
 """
 
 from __future__ import annotations
@@ -30,9 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NEGOTIATION = re.compile(rb"\d+ accepted, \d+ rejected")
-"""A line only the dashboard's negotiation tab draws (``n`` shows it, ``g`` goes back)."""
+"""A line only the dashboard's negotiation tab draws (``n`` shows it)."""
+LOG_LINE = re.compile(rb"[IWE] \[[^\]\s]*w\d+\] ")
+"""A line only the dashboard's log tab draws (``g`` shows it): level, then worker."""
 CONFIRM_MARKER = b"Confirm send"
 SCAN_DONE_MARKER = b"Scan finished"
+PROBE_TIMEOUT = 5.0
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -147,6 +152,7 @@ def send_through_tui(
     os.close(slave)
     screen = _Screen(master)
     latencies: list[float] = []
+    probes = 0
     try:
         if screen.wait_for(SCAN_DONE_MARKER, 0, timeout=300) is None:
             raise RuntimeError("the app did not finish scanning")
@@ -168,13 +174,17 @@ def send_through_tui(
             time.sleep(probe_every)
             if not probe:
                 continue
+            # One key a second, alternating: n shows the negotiation tab, g the log.
+            key, marker = (b"n", NEGOTIATION) if probes % 2 == 0 else (b"g", LOG_LINE)
+            probes += 1
             since = screen.mark()
             sent_at = time.monotonic()
-            os.write(master, b"n")
-            if screen.wait_for(NEGOTIATION, since, timeout=5) is not None:
-                latencies.append((time.monotonic() - sent_at) * 1000)
-            os.write(master, b"g")
-            time.sleep(0.05)
+            os.write(master, key)
+            answered = screen.wait_for(marker, since, timeout=PROBE_TIMEOUT) is not None
+            if not answered and any(logs.glob("dicom_sender_summary_*.json")):
+                continue  # the session ended meanwhile: the key went to the summary screen
+            # A key never answered counts as answered at the timeout: it fails the bar.
+            latencies.append((time.monotonic() - sent_at) * 1000)
         if summary_path is None:
             raise RuntimeError("the session did not finish in time")
         summary = json.loads(summary_path.read_text())

@@ -82,6 +82,9 @@ class RunningSession(Protocol):
     @property
     def cancelled(self) -> bool: ...
 
+    @property
+    def expected_workers(self) -> int: ...
+
     def cancel(self) -> None: ...
 
     def cancel_now(self) -> None: ...
@@ -175,6 +178,17 @@ class Session:
     def byte_count(self) -> int:
         """Bytes of those files (per destination)."""
         return sum(i.size for i in self._files)
+
+    @property
+    def expected_workers(self) -> int:
+        """How many workers :meth:`run` will start, judged before it plans.
+
+        One per study up to each destination's worker count; a screen sizes
+        its worker panes with it before the first worker exists. Files found
+        already stored can make it fewer, studies split over associations more.
+        """
+        studies = len({i.study_uid for i in self._files})
+        return sum(max(1, min(t.workers, studies)) for t in self.targets)
 
     # -- the run -----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ no DICOM work itself: it asks the core.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,11 @@ class SenderApp(App[int]):
         chosen: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            # Over SSH an animation is bytes and redraws the transfer pays for
+            # (a tab switch slid its underline for a third of a second); a user
+            # who wants them sets TEXTUAL_ANIMATIONS=full.
+            self.animation_level = "none"
         self.paths = list(paths)
         self.recursive = recursive
         self.book = book

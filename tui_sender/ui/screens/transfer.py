@@ -168,7 +168,7 @@ class TransferScreen(Screen[None]):
         # repaint is one region, drawn from prepared runs of text.
         yield StatusLines(id="overall")
         with VerticalScroll(id="workers"):
-            yield WorkerBoard(id="worker-lines")
+            yield WorkerBoard(expected=self.session.expected_workers, id="worker-lines")
         with TabbedContent(id="panes", initial="log"):
             with TabPane("Log", id="log"):
                 yield SessionLog(max_lines=LOG_LINES, id="log-view", auto_scroll=True)

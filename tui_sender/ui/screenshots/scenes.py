@@ -92,7 +92,9 @@ async def dashboard_scene(pilot: Pilot[Any]) -> None:
         return (
             isinstance(screen, TransferScreen)
             and screen.session.events.empty()
+            and bool(screen.session.progress)
             and len(screen.query_one(WorkerBoard).lines) == 2 * len(screen.session.progress)
+            and "starting…" not in screen.query_one(WorkerBoard).text
         )
 
     await until(pilot, drawn, "the dashboard")

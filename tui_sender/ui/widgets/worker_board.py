@@ -89,12 +89,17 @@ def worker_lines(p: WorkerProgress, rate: float, styles: Mapping[str, Style]) ->
 class WorkerBoard(StatusLines):
     """Every worker's two lines in one widget: one repaint per tick, not one per worker."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, expected: int = 0, id: str | None = None) -> None:
+        """``expected`` workers get their rows from the start (as "starting"), so
+        the first real redraw repaints them instead of laying the screen out."""
         super().__init__(id=id)
         self._meters: dict[str, RateMeter] = {}
+        self.show([((EDGE, None), ("starting…", DIM)), ((EDGE, None),)] * expected)
 
     def tick(self, workers: Sequence[WorkerProgress], styles: Mapping[str, Style]) -> None:
-        """Redraw from the workers' counters."""
+        """Redraw from the workers' counters (until the first exists: the rows as they are)."""
+        if not workers:
+            return
         lines: list[Line] = []
         for p in workers:
             meter = self._meters.get(p.name)

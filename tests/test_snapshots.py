@@ -187,3 +187,47 @@ async def test_dashboard_log_follows_the_end(app: ShowcaseApp) -> None:
         at_end = log.scroll_y == log.max_scroll_y
         app.staged.release()
     assert at_end, f"log at line {log.scroll_y} of {log.max_scroll_y}"
+
+
+async def test_lines_logged_behind_the_negotiation_tab_show_when_the_log_is_back(
+    app: ShowcaseApp,
+) -> None:
+    """n, then events arrive, then g: the log shows them, scrolled to its end."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await dashboard_scene(pilot)
+        assert app.staged is not None
+        await pilot.press("n")
+        for n in range(30):
+            app.staged.events.put(LogMessage(message=f"logged behind the tab {n}"))
+        await pilot.pause(0.3)
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        log = app.screen.query_one("#log-view", Log)
+        at_end = log.scroll_y == log.max_scroll_y
+        shown = [
+            "".join(s.text for s in log.render_line(y))
+            for y in range(log.scrollable_content_region.height)
+        ]
+        app.staged.release()
+    assert at_end, f"log at line {log.scroll_y} of {log.max_scroll_y}"
+    assert any("logged behind the tab 29" in line for line in shown), shown
+
+
+async def test_the_log_has_the_keyboard_on_the_dashboard(app: ShowcaseApp) -> None:
+    """Home and End scroll the log without tabbing to it first."""
+    async with app.run_test(size=(80, 12)) as pilot:
+        await dashboard_scene(pilot)
+        assert app.staged is not None
+        for n in range(30):
+            app.staged.events.put(LogMessage(message=f"line {n}"))
+        await pilot.pause(0.3)
+        log = app.screen.query_one("#log-view", Log)
+        focused = app.focused
+        await pilot.press("home")
+        at_home = log.scroll_y
+        await pilot.press("end")
+        at_end = log.scroll_y
+        app.staged.release()
+    assert focused is log
+    assert at_home == 0
+    assert at_end == log.max_scroll_y > 0

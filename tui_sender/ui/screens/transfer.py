@@ -122,6 +122,9 @@ def _format_line(
 class TransferScreen(Screen[None]):
     """Live view of one session."""
 
+    AUTO_FOCUS = "#log-view"
+    """Arrows, Page Up/Down, Home and End scroll the log from the start."""
+
     BINDINGS = [
         Binding("c", "cancel", "Cancel", tooltip="Stop the transfer (asks first)"),
         Binding("q", "cancel", "Cancel", show=False),
@@ -215,11 +218,12 @@ class TransferScreen(Screen[None]):
         self._draw_overall()
 
     def _flush_log(self, force: bool = False) -> None:
-        """Write the buffered lines: every LOG_EVERY s, and only while the log is shown."""
+        """Write the buffered lines: every LOG_EVERY s, and only while the log is shown
+        (``force``: now, shown or not)."""
         now = time.monotonic()
         if not self._pending_lines or (not force and now - self._log_written < LOG_EVERY):
             return
-        if self.query_one(TabbedContent).active != "log":
+        if not force and self.query_one(TabbedContent).active != "log":
             del self._pending_lines[:-LOG_LINES]  # hidden: keep buffering, bounded
             return
         self.query_one("#log-view", SessionLog).write_lines(self._pending_lines)
@@ -321,9 +325,12 @@ class TransferScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         """Switch between the log and negotiation panes."""
-        self.query_one(TabbedContent).active = tab
         if tab == "log":
-            self.call_after_refresh(self._flush_log, True)
+            # Written while still hidden, the lines are drawn once, with the switch.
+            self._flush_log(force=True)
+            log = self.query_one("#log-view", SessionLog)
+            self.call_after_refresh(log.scroll_end, animate=False)
+        self.query_one(TabbedContent).active = tab
 
     def action_level(self, key: str) -> None:
         """Show log lines at this level and above (1 errors ... 4 everything)."""

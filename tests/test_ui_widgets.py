@@ -11,8 +11,10 @@ from __future__ import annotations
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.strip import Strip
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Input
+from textual.widgets._footer import FooterKey
 
+from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.session_log import SessionLog
 from tui_sender.ui.widgets.status_lines import StatusLines
 
@@ -121,3 +123,41 @@ async def test_status_lines_repaint_only_when_a_line_changed() -> None:
         widget.show(((("w1 sending 11/20", None),), (("PACS · IMG2", None),)))
         await pilot.pause(0.05)
         assert CountingLines.painted > before
+
+
+class FooterApp(App[None]):
+    """Two inputs to move focus between, and a key that can be hidden."""
+
+    BINDINGS = [("f2", "extra", "Extra"), ("f3", "other", "Other")]
+    show_extra = True
+
+    def compose(self) -> ComposeResult:
+        yield Input(id="one")
+        yield Input(id="two")
+        yield KeyFooter()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.show_extra if action == "extra" else True
+
+
+def _footer_keys(app: App[None]) -> list[FooterKey]:
+    return list(app.query_one(KeyFooter).query(FooterKey))
+
+
+async def test_the_footer_draws_its_keys_at_once_and_keeps_them_while_they_stay() -> None:
+    app = FooterApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        await pilot.pause(0.05)
+        first = _footer_keys(app)
+        assert {k.description for k in first} >= {"Extra", "Other"}
+        for target in ("#two", "#one", "#two"):
+            app.query_one(target, Input).focus()
+            await pilot.pause(0.05)
+        assert _footer_keys(app) == first, "the same keys were rebuilt on a focus change"
+
+        app.show_extra = False
+        app.refresh_bindings()
+        await pilot.pause(0.1)
+        shown = {k.description for k in _footer_keys(app)}
+    assert "Other" in shown
+    assert "Extra" not in shown, "a key that went away is still drawn"

@@ -15,10 +15,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static, Tree
+from textual.widgets import Header, Input, Static, Tree
 
 from tui_sender.core.selection import Mark
 from tui_sender.ui.widgets.details import DetailsPane
+from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.study_tree import NodeRef, StudyTree, size_text
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class BrowseScreen(Screen[None]):
             with VerticalScroll(id="details-scroll"):
                 yield DetailsPane(id="details")
         yield Static(id="status-line")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

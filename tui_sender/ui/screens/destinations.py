@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tui_sender.core.destinations import Destination
 from tui_sender.core.settings import ConfigError
@@ -24,6 +24,7 @@ from tui_sender.ui.messages import DestinationsChanged
 from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen
 from tui_sender.ui.screens.destination_form import DestinationForm
 from tui_sender.ui.widgets.echo_report import selected_pairs
+from tui_sender.ui.widgets.key_footer import KeyFooter
 
 if TYPE_CHECKING:
     from tui_sender.ui.app import SenderApp
@@ -165,7 +166,7 @@ class DestinationsScreen(Screen[None]):
         yield Static("", id="dest-detail", markup=False)
         yield Static("", id="dest-chosen", markup=False)
         yield Static("", id="dest-file", markup=False)
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.title = "Destinations"

@@ -17,12 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from tui_sender.core.catalog import Instance
 from tui_sender.core.session import RunningSession, SessionResult
 from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
+from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.study_tree import format_date, size_text
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class SummaryScreen(Screen[None]):
             yield DataTable(id="summary-failed", cursor_type="row")
             yield Static(id="summary-detail")
         yield Static(self._where(), id="summary-where")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         studies = self.query_one("#summary-studies", DataTable)

@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, RichLog, TabbedContent, TabPane
+from textual.widgets import Header, RichLog, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from tui_sender.core import registry
@@ -46,6 +46,7 @@ from tui_sender.core.session import RunningSession, SessionResult
 from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
+from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.session_log import SessionLog
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date, size_text
@@ -58,6 +59,9 @@ TICK = 1 / 10
 LOG_EVERY = 0.5
 """Seconds between writes to the log pane: each write scrolls and repaints the whole
 pane; log lines can wait half a second, progress cannot."""
+SETTLE = 0.05
+SETTLE_MAX = 0.3
+"""The transfer starts after SETTLE s without a layout, or SETTLE_MAX s after the screen."""
 MAX_EVENTS_PER_TICK = 20_000
 LOG_LINES = 5_000
 NEGOTIATION_LINES = 2_000
@@ -151,6 +155,7 @@ class TransferScreen(Screen[None]):
         self._meter = RateMeter()
         self._started = time.monotonic()
         self._workers_shown = 0
+        self._session_started = False
         self._finished_event: SessionFinished | None = None
         self._colors: dict[str, str] = {}
         self._styles: dict[str, Style] = {}
@@ -179,15 +184,30 @@ class TransferScreen(Screen[None]):
                 # RichLog renders each line once and only draws what is visible;
                 # one Static holding every context redrew them all on each change.
                 yield RichLog(id="negotiation-view", max_lines=NEGOTIATION_LINES, wrap=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._colors = palette(self.app)
         self._styles = {name: Style.parse(colour) for name, colour in self._colors.items()}
-        # Start once the screen is drawn: its first layout would otherwise compete
-        # with the first seconds of the transfer.
-        self.call_after_refresh(self._run_session)
+        # The transfer starts once the dashboard is drawn and its layout has
+        # settled (no layout for SETTLE s; SETTLE_MAX at the latest): the few
+        # layout passes a new screen takes would otherwise compete with the
+        # first second of the transfer for the GIL.
+        self._settled = self.set_timer(SETTLE, self._start_session)
+        self.set_timer(SETTLE_MAX, self._start_session)
+        self.screen_layout_refresh_signal.subscribe(self, self._laid_out)
         self.set_interval(TICK, self._tick)
+
+    def _laid_out(self, _screen: Screen[object]) -> None:
+        if not self._session_started:
+            self._settled.reset()
+
+    def _start_session(self) -> None:
+        if self._session_started:
+            return
+        self._session_started = True
+        self.screen_layout_refresh_signal.unsubscribe(self)
+        self._run_session()
 
     @work(thread=True, group="send", exit_on_error=False, name="session")
     def _run_session(self) -> SessionResult:

@@ -9,12 +9,14 @@ lines that repaint only when a line changed.
 from __future__ import annotations
 
 from rich.style import Style
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widgets import Footer, Header, Input
 from textual.widgets._footer import FooterKey
 
 from tui_sender.ui.widgets.key_footer import KeyFooter
+from tui_sender.ui.widgets.negotiation_view import NegotiationHighlighter
 from tui_sender.ui.widgets.session_log import SessionLog
 from tui_sender.ui.widgets.status_lines import StatusLines
 
@@ -161,3 +163,22 @@ async def test_the_footer_draws_its_keys_at_once_and_keeps_them_while_they_stay(
         shown = {k.description for k in _footer_keys(app)}
     assert "Other" in shown
     assert "Extra" not in shown, "a key that went away is still drawn"
+
+
+def test_negotiation_lines_colour_what_was_accepted_and_what_was_refused() -> None:
+    good, bad = Style(color="green"), Style(color="red")
+    highlighter = NegotiationHighlighter({"success": good, "error": bad})
+
+    def styled(line: str) -> dict[str, Style]:
+        text = Text(line)
+        highlighter.highlight(text)
+        return {line[s.start : s.end]: Style.parse(str(s.style)) for s in text.spans}
+
+    heading = styled("A7 w2 → PACS@127.0.0.1:104  max PDU 16384  9 accepted, 2 rejected")
+    assert heading["A7"].bold
+    assert heading["9 accepted"] == good and heading["2 rejected"] == bad
+    refused = styled("   ✗ MR Image Storage  JPEG Baseline  (Abstract Syntax Not Supported)")
+    assert refused["✗"] == bad
+    assert refused["  JPEG Baseline"].dim
+    assert refused["  (Abstract Syntax Not Supported)"] == bad
+    assert styled("   ✓ CT Image Storage  Explicit VR Little Endian")["✓"] == good

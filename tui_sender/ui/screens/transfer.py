@@ -18,16 +18,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rich.style import Style
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, RichLog, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from tui_sender.core import registry
 from tui_sender.core.catalog import Study
 from tui_sender.core.events import (
     AssociationFailed,
@@ -47,6 +45,7 @@ from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.key_footer import KeyFooter
+from tui_sender.ui.widgets.negotiation_view import NegotiationView
 from tui_sender.ui.widgets.session_log import SessionLog
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date, size_text
@@ -181,14 +180,13 @@ class TransferScreen(Screen[None]):
             with TabPane("Log", id="log"):
                 yield SessionLog(max_lines=LOG_LINES, id="log-view", auto_scroll=True)
             with TabPane("Negotiation", id="negotiation"):
-                # RichLog renders each line once and only draws what is visible;
-                # one Static holding every context redrew them all on each change.
-                yield RichLog(id="negotiation-view", max_lines=NEGOTIATION_LINES, wrap=False)
+                yield NegotiationView(id="negotiation-view", max_lines=NEGOTIATION_LINES)
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self._colors = palette(self.app)
         self._styles = {name: Style.parse(colour) for name, colour in self._colors.items()}
+        self.query_one(NegotiationView).use_styles(self._styles)
         # The transfer starts once the dashboard is drawn and its layout has
         # settled (no layout for SETTLE s; SETTLE_MAX at the latest): the few
         # layout passes a new screen takes would otherwise compete with the
@@ -254,7 +252,7 @@ class TransferScreen(Screen[None]):
         if isinstance(event, FileDone):
             self.counts[event.outcome.state] += 1
         elif isinstance(event, AssociationOpened):
-            self._add_negotiation(event)
+            self.query_one(NegotiationView).add(event)
         elif isinstance(event, SessionFinished):
             self._finished_event = event
         level = _level_of(event)
@@ -316,30 +314,6 @@ class TransferScreen(Screen[None]):
             ("━" * (width - filled), Style(dim=True)),
             (f" {fraction:4.0%}", None),
         )
-
-    def _add_negotiation(self, event: AssociationOpened) -> None:
-        c = self._colors
-        head = Text()
-        head.append(f"{event.association_id} ", style="bold")
-        head.append(f"{event.worker} → {event.peer}  max PDU {event.max_pdu}  ")
-        head.append(f"{len(event.accepted)} accepted", style=c.get("success", ""))
-        head.append(", ")
-        head.append(f"{len(event.rejected)} rejected", style=c.get("error", ""))
-        lines = [head]
-        for ctx in event.contexts:
-            line = Text("   ")
-            line.append(
-                "✓ " if ctx.accepted else "✗ ",
-                style=c.get("success" if ctx.accepted else "error", ""),
-            )
-            line.append(f"{registry.sop_class_name(ctx.sop_class_uid)}")
-            line.append(f"  {registry.transfer_syntax_name(ctx.transfer_syntax_uid)}", style="dim")
-            if not ctx.accepted:
-                line.append(f"  ({ctx.result})", style=c.get("error", ""))
-            lines.append(line)
-        view = self.query_one("#negotiation-view", RichLog)
-        for line in lines:
-            view.write(line)
 
     # -- actions -------------------------------------------------------------------
 

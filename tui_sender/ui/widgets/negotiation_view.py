@@ -1,0 +1,85 @@
+"""The dashboard's negotiation pane: each association's presentation contexts.
+
+Kept as plain text lines in a :class:`SessionLog`, coloured when drawn by a
+highlighter: only the visible lines are ever rendered. (A ``RichLog``
+rendered every line it had been given when the tab was first shown, tens of
+milliseconds into a key press with a few associations, more with many.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
+
+from tui_sender.core import registry
+from tui_sender.core.events import AssociationOpened
+from tui_sender.ui.widgets.session_log import SessionLog
+
+ACCEPTED = re.compile(r"\d+ accepted")
+REJECTED = re.compile(r"\d+ rejected")
+CONTEXT_INDENT = "   "
+
+
+def negotiation_lines(event: AssociationOpened) -> list[str]:
+    """A heading for the association, then one line per proposed context."""
+    lines = [
+        f"{event.association_id} {event.worker} → {event.peer}  max PDU {event.max_pdu}  "
+        f"{len(event.accepted)} accepted, {len(event.rejected)} rejected"
+    ]
+    for ctx in event.contexts:
+        mark = "✓" if ctx.accepted else "✗"
+        line = (
+            f"{CONTEXT_INDENT}{mark} {registry.sop_class_name(ctx.sop_class_uid)}"
+            f"  {registry.transfer_syntax_name(ctx.transfer_syntax_uid)}"
+        )
+        lines.append(line if ctx.accepted else f"{line}  ({ctx.result})")
+    return lines
+
+
+class NegotiationHighlighter(Highlighter):
+    """Colours the lines of :func:`negotiation_lines` with the theme's styles."""
+
+    def __init__(self, styles: Mapping[str, Style] | None = None) -> None:
+        self.styles: Mapping[str, Style] = styles or {}
+
+    def highlight(self, text: Text) -> None:
+        """Heading: id bold, counts coloured. Context: mark coloured, syntax dim, reason red."""
+        plain = text.plain
+        good, bad = self.styles.get("success", Style()), self.styles.get("error", Style())
+        if not plain.startswith(CONTEXT_INDENT):
+            text.stylize(Style(bold=True), 0, max(plain.find(" "), 0))
+            for pattern, style in ((ACCEPTED, good), (REJECTED, bad)):
+                for match in pattern.finditer(plain):
+                    text.stylize(style, *match.span())
+            return
+        mark = len(CONTEXT_INDENT)
+        text.stylize(good if plain[mark : mark + 1] == "✓" else bad, mark, mark + 1)
+        syntax = plain.find("  ", mark)
+        if syntax < 0:
+            return
+        reason = plain.find("  (", syntax + 2)
+        text.stylize(Style(dim=True), syntax, reason if reason >= 0 else len(plain))
+        if reason >= 0:
+            text.stylize(bad, reason)
+
+
+class NegotiationView(SessionLog):
+    """A log of negotiation lines, coloured by :class:`NegotiationHighlighter`."""
+
+    def __init__(self, *, max_lines: int, id: str | None = None) -> None:
+        super().__init__(max_lines=max_lines, id=id, highlight=True, auto_scroll=True)
+        self.highlighter = NegotiationHighlighter()
+
+    def use_styles(self, styles: Mapping[str, Style]) -> None:
+        """Colour with these theme styles (the screen's palette)."""
+        self.highlighter = NegotiationHighlighter(styles)
+        self._render_line_cache.clear()
+        self.refresh()
+
+    def add(self, event: AssociationOpened) -> None:
+        """Show an association's contexts."""
+        self.write_lines(negotiation_lines(event))

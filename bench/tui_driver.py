@@ -172,8 +172,8 @@ def send_through_tui(
                 summary_path = found[0]
                 break
             time.sleep(probe_every)
-            if not probe:
-                continue
+            if not probe or any(logs.glob("dicom_sender_summary_*.json")):
+                continue  # keys are timed while files are sent, not on the way to the summary
             # One key a second, alternating: n shows the negotiation tab, g the log.
             key, marker = (b"n", NEGOTIATION) if probes % 2 == 0 else (b"g", LOG_LINE)
             probes += 1

@@ -96,7 +96,13 @@ def _app_vs_headless(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
                     ratio=worst,
                     needed=KEY_LATENCY_MS,
                     passed=worst <= KEY_LATENCY_MS,
-                    note=f"median {statistics.median(app.key_latency_ms):.0f} ms",
+                    note=f"median {statistics.median(app.key_latency_ms):.0f} ms"
+                    + (
+                        f"; {len(app.key_latency_at_end_ms)} at the session's end, "
+                        f"worst {max(app.key_latency_at_end_ms):.0f} ms"
+                        if app.key_latency_at_end_ms
+                        else ""
+                    ),
                     unit=" ms",
                 )
             )

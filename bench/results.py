@@ -43,6 +43,8 @@ class RunResult:
     """tui-sender only: the session's own duration from its summary (no start-up, no keys)."""
     key_latency_ms: tuple[float, ...] = ()
     """Through the app only: key press to screen, sampled while files were sent."""
+    key_latency_at_end_ms: tuple[float, ...] = ()
+    """Through the app only: keys that met the session's end (shown apart, not in the bar)."""
 
     @property
     def delivered(self) -> bool:
@@ -114,6 +116,7 @@ def judge_run(
         load_1min=load_1min,
         session_s=details.get("session_s"),
         key_latency_ms=tuple(details.get("key_latency_ms", ())),
+        key_latency_at_end_ms=tuple(details.get("key_latency_at_end_ms", ())),
     )
 
 
@@ -142,6 +145,8 @@ class SummaryRow:
     """tui-sender only: median session duration from the summaries."""
     key_latency_ms: tuple[float, ...] = ()
     """Through the app only: every key latency sampled, over all runs."""
+    key_latency_at_end_ms: tuple[float, ...] = ()
+    """Through the app only: keys that met a session's end, over all runs."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -194,4 +199,5 @@ def _median_row(runs: list[RunResult]) -> SummaryRow:
         problems=problems,
         session_s=statistics.median(sessions) if sessions else None,
         key_latency_ms=tuple(v for r in measured for v in r.key_latency_ms),
+        key_latency_at_end_ms=tuple(v for r in measured for v in r.key_latency_at_end_ms),
     )

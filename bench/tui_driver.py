@@ -48,6 +48,9 @@ class TuiRun:
     summary: dict[str, object]
     session_seconds: float
     key_latencies_ms: list[float] = field(default_factory=list)
+    """Keys answered while files were being sent."""
+    end_key_latencies_ms: list[float] = field(default_factory=list)
+    """Keys that met the session's end (answered after its summary was written)."""
     exit_code: int | None = None
 
 
@@ -152,6 +155,7 @@ def send_through_tui(
     os.close(slave)
     screen = _Screen(master)
     latencies: list[float] = []
+    end_latencies: list[float] = []
     probes = 0
     try:
         if screen.wait_for(SCAN_DONE_MARKER, 0, timeout=300) is None:
@@ -181,10 +185,15 @@ def send_through_tui(
             sent_at = time.monotonic()
             os.write(master, key)
             answered = screen.wait_for(marker, since, timeout=PROBE_TIMEOUT) is not None
-            if not answered and any(logs.glob("dicom_sender_summary_*.json")):
-                continue  # the session ended meanwhile: the key went to the summary screen
+            waited = (time.monotonic() - sent_at) * 1000
+            if any(logs.glob("dicom_sender_summary_*.json")):
+                # The session ended meanwhile: the key met its last events and the
+                # switch to the summary (or went to the summary screen). Kept apart.
+                if answered:
+                    end_latencies.append(waited)
+                continue
             # A key never answered counts as answered at the timeout: it fails the bar.
-            latencies.append((time.monotonic() - sent_at) * 1000)
+            latencies.append(waited)
         if summary_path is None:
             raise RuntimeError("the session did not finish in time")
         summary = json.loads(summary_path.read_text())
@@ -196,7 +205,7 @@ def send_through_tui(
         except subprocess.TimeoutExpired:
             process.kill()
         seconds = float(summary.get("total_time_ms", 0)) / 1000
-        return TuiRun(summary, seconds, latencies, process.returncode)
+        return TuiRun(summary, seconds, latencies, end_latencies, process.returncode)
     finally:
         screen.stop()
         if process.poll() is None:

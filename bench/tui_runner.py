@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "session_s": run.session_seconds,
                 "key_latency_ms": [round(v, 1) for v in run.key_latencies_ms],
+                "key_latency_at_end_ms": [round(v, 1) for v in run.end_key_latencies_ms],
                 "app_exit_code": run.exit_code,
             }
         )

@@ -77,3 +77,21 @@ def test_smallest_bench_prints_ratio_tables_and_delivered_json(
     assert len(tui_rows) == 2
     assert all(row["images_ratio"] > 0 for row in tui_rows)
     assert out.with_suffix(".txt").read_text().count("x img/s") == 2
+
+
+def test_keys_are_split_at_the_sessions_last_file() -> None:
+    """Keys answered after the session's end_time are kept apart; unanswered keys fail
+    the bar only when they had a second of the transfer left to show."""
+    from bench.tui_driver import _split_at_session_end
+
+    end = 1_000_000.0
+    summary = {"end_time": "1970-01-12T13:46:40+00:00"}  # 1,000,000 s after the epoch
+    probed = [
+        (end - 3.0, 40.0, True),  # during the transfer
+        (end - 2.0, 5000.0, False),  # never answered, 2 s before the end: a failure
+        (end - 0.05, 120.0, True),  # answered after the end: apart
+        (end - 0.5, 5000.0, False),  # never answered, sent at the very end: dropped
+    ]
+    during, at_end = _split_at_session_end(probed, summary)
+    assert during == [40.0, 5000.0]
+    assert at_end == [120.0]

@@ -20,6 +20,7 @@ from bench.results import SummaryRow
 REPORT_WIDTH = 150
 RECEIVER_LABELS = {
     "storescp": "storescp (disk)",
+    "storescp-ram": "storescp (tmpfs)",
     "storescp-ignore": "storescp --ignore",
     "orthanc": "Orthanc",
 }

@@ -85,8 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
     parser.add_argument(
         "--receivers",
-        default=",".join(RECEIVER_NAMES),
-        help="comma-separated: storescp (writes to disk), storescp-ignore, orthanc",
+        default="storescp,storescp-ignore,orthanc",
+        help="comma-separated: storescp (writes to disk), storescp-ram (writes to tmpfs), "
+        "storescp-ignore, orthanc",
     )
     parser.add_argument(
         "--senders",

@@ -158,7 +158,6 @@ class TransferScreen(Screen[None]):
         self._workers_shown = 0
         self._session_started = False
         self._finished_event: SessionFinished | None = None
-        self._colors: dict[str, str] = {}
         self._styles: dict[str, Style] = {}
         self.sub_title = "sending to " + ", ".join(t.name for t in session.targets)
         self._studies: Mapping[str, Study] = session.catalog.studies
@@ -186,8 +185,7 @@ class TransferScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self._colors = palette(self.app)
-        self._styles = {name: Style.parse(colour) for name, colour in self._colors.items()}
+        self._styles = {name: Style.parse(colour) for name, colour in palette(self.app).items()}
         self.query_one(NegotiationView).use_styles(self._styles)
         # The transfer starts once the dashboard is drawn and its layout has
         # settled (no layout for SETTLE s; SETTLE_MAX at the latest): the few
@@ -256,17 +254,12 @@ class TransferScreen(Screen[None]):
             state = event.outcome.state
             self.counts[state] += 1
             level = FILE_LEVELS.get(state, logging.DEBUG)
-            self._log_lines.append((level, event))
-            if level >= self._log_level:
-                line = _format_line(level, event, self._studies)
-                if line is not None:
-                    new_lines.append(line)
-            return
-        if isinstance(event, AssociationOpened):
-            self.query_one(NegotiationView).add(event)
-        elif isinstance(event, SessionFinished):
-            self._finished_event = event
-        level = _level_of(event)
+        else:
+            if isinstance(event, AssociationOpened):
+                self.query_one(NegotiationView).add(event)
+            elif isinstance(event, SessionFinished):
+                self._finished_event = event
+            level = _level_of(event)
         # Kept as events and formatted only when shown: most are per-file lines
         # below the level on screen, and formatting them all cost the senders.
         self._log_lines.append((level, event))

@@ -63,7 +63,10 @@ def open_receiver(name: str, work_dir: Path, *, orthanc_threads: int = 4) -> Ite
     elif name == "storescp-ram":
         if not RAM_DIR.is_dir():
             raise ValueError(f"storescp-ram needs {RAM_DIR} (a tmpfs)")
-        with _storescp(Path(tempfile.mkdtemp(dir=RAM_DIR, prefix="bench-")), name=name) as run:
+        with (
+            tempfile.TemporaryDirectory(dir=RAM_DIR, prefix="bench-") as ram,
+            _storescp(Path(ram), name=name) as run,
+        ):
             yield run
     else:
         raise ValueError(f"unknown receiver {name!r}; known: {', '.join(RECEIVER_NAMES)}")
@@ -83,8 +86,6 @@ def _storescp(
             yield ReceiverRun(name, scp.port, scp.ae_title, " ".join(scp.command), counter)
     finally:
         shutil.rmtree(output, ignore_errors=True)
-        if work_dir.parent == RAM_DIR:
-            shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _no_count(expected: int) -> int | None:

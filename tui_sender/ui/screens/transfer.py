@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, TabbedContent, TabPane
+from textual.widgets import Header, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from tui_sender.core.catalog import Study
@@ -45,10 +45,10 @@ from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.key_footer import KeyFooter
-from tui_sender.ui.widgets.negotiation_view import NegotiationView
-from tui_sender.ui.widgets.session_log import SessionLog
+from tui_sender.ui.widgets.negotiation_view import NegotiationHighlighter, negotiation_lines
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date, size_text
+from tui_sender.ui.widgets.tabbed_log import Document, TabbedLog
 from tui_sender.ui.widgets.worker_board import RateMeter, WorkerBoard
 
 if TYPE_CHECKING:
@@ -177,16 +177,20 @@ class TransferScreen(Screen[None]):
         yield StatusLines(id="overall")
         with VerticalScroll(id="workers"):
             yield WorkerBoard(expected=self.session.expected_workers, id="worker-lines")
-        with TabbedContent(id="panes", initial="log"):
-            with TabPane("Log", id="log"):
-                yield SessionLog(max_lines=LOG_LINES, id="log-view", auto_scroll=True)
-            with TabPane("Negotiation", id="negotiation"):
-                yield NegotiationView(id="negotiation-view", max_lines=NEGOTIATION_LINES)
+        # The log and the negotiation are two documents of one pane: a tab
+        # switch repaints it instead of laying the screen out.
+        yield Tabs(Tab("Log", id="log"), Tab("Negotiation", id="negotiation"), id="pane-tabs")
+        yield TabbedLog(
+            {"log": Document(LOG_LINES), "negotiation": Document(NEGOTIATION_LINES)},
+            id="log-view",
+        )
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self._styles = {name: Style.parse(colour) for name, colour in palette(self.app).items()}
-        self.query_one(NegotiationView).use_styles(self._styles)
+        self.query_one(TabbedLog).set_highlighter(
+            "negotiation", NegotiationHighlighter(self._styles)
+        )
         # The transfer starts once the dashboard is drawn and its layout has
         # settled (no layout for SETTLE s; SETTLE_MAX at the latest): the few
         # layout passes a new screen takes would otherwise compete with the
@@ -236,15 +240,11 @@ class TransferScreen(Screen[None]):
         self._draw_overall()
 
     def _flush_log(self, force: bool = False) -> None:
-        """Write the buffered lines: every LOG_EVERY s, and only while the log is shown
-        (``force``: now, shown or not)."""
+        """Write the buffered lines to the log document every LOG_EVERY s (``force``: now)."""
         now = time.monotonic()
         if not self._pending_lines or (not force and now - self._log_written < LOG_EVERY):
             return
-        if not force and self.query_one(TabbedContent).active != "log":
-            del self._pending_lines[:-LOG_LINES]  # hidden: keep buffering, bounded
-            return
-        self.query_one("#log-view", SessionLog).write_lines(self._pending_lines)
+        self.query_one(TabbedLog).write_lines(self._pending_lines, document="log")
         self._pending_lines = []
         self._log_written = now
 
@@ -256,7 +256,9 @@ class TransferScreen(Screen[None]):
             level = FILE_LEVELS.get(state, logging.DEBUG)
         else:
             if isinstance(event, AssociationOpened):
-                self.query_one(NegotiationView).add(event)
+                self.query_one(TabbedLog).write_lines(
+                    negotiation_lines(event), document="negotiation"
+                )
             elif isinstance(event, SessionFinished):
                 self._finished_event = event
             level = _level_of(event)
@@ -274,7 +276,7 @@ class TransferScreen(Screen[None]):
         if len(workers) != self._workers_shown:
             # New workers shrink the log; keep it following its end.
             self._workers_shown = len(workers)
-            log = self.query_one("#log-view", SessionLog)
+            log = self.query_one(TabbedLog)
             self.call_after_refresh(log.scroll_end, animate=False)
 
     def _draw_overall(self) -> None:
@@ -324,24 +326,24 @@ class TransferScreen(Screen[None]):
     def action_show_tab(self, tab: str) -> None:
         """Switch between the log and negotiation panes."""
         if tab == "log":
-            # Written while still hidden, the lines are drawn once, with the switch.
-            self._flush_log(force=True)
-            log = self.query_one("#log-view", SessionLog)
-            self.call_after_refresh(log.scroll_end, animate=False)
-        self.query_one(TabbedContent).active = tab
+            self._flush_log(force=True)  # the log is current when it shows
+        self.query_one(Tabs).active = tab
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """A tab chosen by key or by mouse: its document in the pane."""
+        if event.tab.id is not None:
+            self.query_one(TabbedLog).show(event.tab.id)
 
     def action_level(self, key: str) -> None:
         """Show log lines at this level and above (1 errors ... 4 everything)."""
         self._log_level = LEVELS[key]
         self._pending_lines = []
-        view = self.query_one("#log-view", SessionLog)
-        view.clear()
         lines = (
             _format_line(level, e, self._studies)
             for level, e in self._log_lines
             if level >= self._log_level
         )
-        view.write_lines([line for line in lines if line is not None])
+        self.query_one(TabbedLog).replace("log", [line for line in lines if line is not None])
         self.notify(f"Log shows {logging.getLevelName(self._log_level).lower()} and above")
 
     def action_cancel(self) -> None:

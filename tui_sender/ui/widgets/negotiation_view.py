@@ -1,9 +1,10 @@
-"""The dashboard's negotiation pane: each association's presentation contexts.
+"""The dashboard's negotiation tab: each association's presentation contexts.
 
-Kept as plain text lines in a :class:`SessionLog`, coloured when drawn by a
-highlighter: only the visible lines are ever rendered. (A ``RichLog``
-rendered every line it had been given when the tab was first shown, tens of
-milliseconds into a key press with a few associations, more with many.)
+Kept as plain text lines (a document of the dashboard's :class:`TabbedLog`),
+coloured when drawn by a highlighter: only the visible lines are ever
+rendered. (A ``RichLog`` rendered every line it had been given when the tab
+was first shown, tens of milliseconds into a key press with a few
+associations, more with many.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from rich.text import Text
 
 from tui_sender.core import registry
 from tui_sender.core.events import AssociationOpened
-from tui_sender.ui.widgets.session_log import SessionLog
 
 ACCEPTED = re.compile(r"\d+ accepted")
 REJECTED = re.compile(r"\d+ rejected")
@@ -65,21 +65,3 @@ class NegotiationHighlighter(Highlighter):
         text.stylize(Style(dim=True), syntax, reason if reason >= 0 else len(plain))
         if reason >= 0:
             text.stylize(bad, reason)
-
-
-class NegotiationView(SessionLog):
-    """A log of negotiation lines, coloured by :class:`NegotiationHighlighter`."""
-
-    def __init__(self, *, max_lines: int, id: str | None = None) -> None:
-        super().__init__(max_lines=max_lines, id=id, highlight=True, auto_scroll=True)
-        self.highlighter = NegotiationHighlighter()
-
-    def use_styles(self, styles: Mapping[str, Style]) -> None:
-        """Colour with these theme styles (the screen's palette)."""
-        self.highlighter = NegotiationHighlighter(styles)
-        self._render_line_cache.clear()
-        self.refresh()
-
-    def add(self, event: AssociationOpened) -> None:
-        """Show an association's contexts."""
-        self.write_lines(negotiation_lines(event))

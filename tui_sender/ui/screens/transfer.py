@@ -21,7 +21,7 @@ from rich.style import Style
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Tab, Tabs
 from textual.worker import Worker, WorkerState
@@ -178,12 +178,16 @@ class TransferScreen(Screen[None]):
         with VerticalScroll(id="workers"):
             yield WorkerBoard(expected=self.session.expected_workers, id="worker-lines")
         # The log and the negotiation are two documents of one pane: a tab
-        # switch repaints it instead of laying the screen out.
-        yield Tabs(Tab("Log", id="log"), Tab("Negotiation", id="negotiation"), id="pane-tabs")
-        yield TabbedLog(
-            {"log": Document(LOG_LINES), "negotiation": Document(NEGOTIATION_LINES)},
-            id="log-view",
-        )
+        # switch repaints it instead of laying the screen out. In their own
+        # container, they are not drawn again with each progress frame (Textual
+        # renders every child of the screen for any change on it; a container's
+        # children only for changes inside the container).
+        with Vertical(id="panes"):
+            yield Tabs(Tab("Log", id="log"), Tab("Negotiation", id="negotiation"))
+            yield TabbedLog(
+                {"log": Document(LOG_LINES), "negotiation": Document(NEGOTIATION_LINES)},
+                id="log-view",
+            )
         yield KeyFooter()
 
     def on_mount(self) -> None:

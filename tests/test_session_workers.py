@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,8 +13,9 @@ import pytest
 from tests.fault_runs import CALLING_AE, QUICK_RETRY, write_study
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.link import LinkSettings
+from tui_sender.core.progress import WorkerState
 from tui_sender.core.scan import scan_paths
-from tui_sender.core.session import Session, SessionOptions
+from tui_sender.core.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
 from tui_sender.core.transfer import TransferTarget
 
 
@@ -33,3 +37,42 @@ def test_expected_workers_is_what_run_starts(
     assert expected == min(studies, workers)
     assert len(session.progress) == expected
     assert result.counts["sent"] == 2 * studies
+
+
+def test_the_collector_is_eased_while_workers_run_and_restored_after(
+    scp_factory: Callable[..., ScriptedSCP], tmp_path: Path
+) -> None:
+    """Young passes are rarer while files are sent; the process gets its settings back."""
+    write_study(tmp_path / "in", 3)
+    scp = scp_factory()
+    settings = LinkSettings("127.0.0.1", scp.port, "ANY_SCP", CALLING_AE)
+    target = TransferTarget("pacs", settings, workers=1, retry=QUICK_RETRY)
+    catalog = scan_paths([str(tmp_path / "in")], recursive=True)
+    session = Session(catalog, [target], options=SessionOptions(logs_dir=tmp_path / "logs"))
+    before = gc.get_threshold()
+    seen: list[tuple[int, int]] = []  # (young threshold, frozen objects) while files go out
+    stop = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            workers = session.progress
+            sending = any(p.files_done for p in workers) and not all(
+                p.state is WorkerState.DONE for p in workers
+            )
+            if sending:
+                seen.append((gc.get_threshold()[0], gc.get_freeze_count()))
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        result = session.run()
+    finally:
+        stop.set()
+        watcher.join(5)
+
+    assert result.counts["sent"] == 3
+    assert seen and all(young >= GC_YOUNG_THRESHOLD and frozen > 0 for young, frozen in seen)
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

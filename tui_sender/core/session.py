@@ -42,6 +42,13 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_ASSOCIATION = 3
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between the collector's young passes while workers run (Python's
+default: 700). Every pass holds the GIL the workers and the screen share; with
+thousands of small files a second, the default made a young pass every few
+milliseconds and an older one every few dozen. Objects a session allocates are
+freed by reference counting; the collector is there for cycles, which can wait."""
+
 
 @dataclass(frozen=True, slots=True)
 class SessionOptions:
@@ -343,9 +350,12 @@ class Session:
         # full pass over the widgets stopped every worker (and the screen) for
         # about 70 ms; with a 100,000-file catalog it would be far longer.
         gc.freeze()
+        threshold = gc.get_threshold()
+        gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
         try:
             self._start_and_wait_for_workers()
         finally:
+            gc.set_threshold(*threshold)
             gc.unfreeze()
 
     def _start_and_wait_for_workers(self) -> None:

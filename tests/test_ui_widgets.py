@@ -19,6 +19,7 @@ from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.negotiation_view import NegotiationHighlighter
 from tui_sender.ui.widgets.session_log import SessionLog
 from tui_sender.ui.widgets.status_lines import StatusLines
+from tui_sender.ui.widgets.tabbed_log import Document, TabbedLog
 
 
 class LogApp(App[None]):
@@ -182,3 +183,82 @@ def test_negotiation_lines_colour_what_was_accepted_and_what_was_refused() -> No
     assert refused["  JPEG Baseline"].dim
     assert refused["  (Abstract Syntax Not Supported)"] == bad
     assert styled("   ✓ CT Image Storage  Explicit VR Little Endian")["✓"] == good
+
+
+class TabbedLogApp(App[None]):
+    """A ten-row pane with two documents: a log and a highlighted one."""
+
+    CSS = "TabbedLog { height: 10; }"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield TabbedLog({"log": Document(1_000), "other": Document(50)})
+        yield Footer()
+
+
+def _shown(log: SessionLog) -> list[str]:
+    rows = log.scrollable_content_region.height
+    return ["".join(s.text for s in log.render_line(y)).rstrip() for y in range(rows)]
+
+
+async def test_a_tabbed_log_switches_documents_without_a_screen_layout() -> None:
+    app = TabbedLogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(TabbedLog)
+        view.write_lines([f"log {i}" for i in range(30)])
+        view.write_lines([f"other {i}" for i in range(5)], document="other")
+        await pilot.pause(0.1)
+        assert _shown(view)[-1] == "log 29"  # the hidden document's lines stay hidden
+        layouts: list[object] = []
+        app.screen.screen_layout_refresh_signal.subscribe(view, layouts.append)
+
+        view.show("other")
+        await pilot.pause(0.05)
+        other = _shown(view)
+        view.write_lines(["log 30"], document="log")  # written while hidden
+        view.show("log")
+        await pilot.pause(0.05)
+        back = _shown(view)
+
+        assert layouts == [], "a document switch laid the screen out"
+        assert other[:5] == [f"other {i}" for i in range(5)]
+        assert view.virtual_size.height == 31
+        assert back[-1] == "log 30", "the log did not come back at its end"
+
+
+async def test_each_document_keeps_its_place_its_cap_and_its_highlighter() -> None:
+    app = TabbedLogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(TabbedLog)
+        view.write_lines([f"log {i}" for i in range(30)])
+        view.write_lines([f"other {i}" for i in range(80)], document="other")
+        await pilot.pause(0.05)
+        view.scroll_to(y=3, animate=False, immediate=True)  # the reader scrolls back
+        good = Style(color="green")
+        view.set_highlighter("other", NegotiationHighlighter({"success": good}))
+
+        view.show("other")
+        await pilot.pause(0.05)
+        other_lines = list(view.lines)
+        view.show("log")
+        await pilot.pause(0.05)
+
+        assert other_lines == [f"other {i}" for i in range(30, 80)]  # capped at 50
+        assert view.scroll_y == 3, "the log lost the reader's place"
+        assert not view.highlight
+        view.show("other")
+        assert view.highlight and isinstance(view.highlighter, NegotiationHighlighter)
+
+
+async def test_replacing_a_hidden_document_leaves_the_shown_one_alone() -> None:
+    app = TabbedLogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = app.query_one(TabbedLog)
+        view.write_lines(["a", "b"])
+        view.write_lines(["x"], document="other")
+        view.replace("other", ["y", "z"])
+        view.replace("log", ["c"])
+        await pilot.pause(0.05)
+        assert list(view.lines) == ["c"]
+        view.show("other")
+        assert list(view.lines) == ["y", "z"]

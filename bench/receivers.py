@@ -78,6 +78,9 @@ def _storescp(
 ) -> Iterator[ReceiverRun]:
     output = work_dir / "storescp-out"
     shutil.rmtree(output, ignore_errors=True)
+    # What the previous run wrote and deleted is committed before this one starts,
+    # so its writeback does not land in this run's time.
+    os.sync()
     scp = DcmtkStoreSCP(output, fork=True, ignore=ignore)
     try:
         with scp:

@@ -19,17 +19,21 @@ from tui_sender.core.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
 from tui_sender.core.transfer import TransferTarget
 
 
+def _session_to(scp: ScriptedSCP, tmp_path: Path, workers: int) -> Session:
+    """A session of everything under ``tmp_path/in`` to ``scp``, with this many workers."""
+    settings = LinkSettings("127.0.0.1", scp.port, "ANY_SCP", CALLING_AE)
+    target = TransferTarget("pacs", settings, workers=workers, retry=QUICK_RETRY)
+    catalog = scan_paths([str(tmp_path / "in")], recursive=True)
+    return Session(catalog, [target], options=SessionOptions(logs_dir=tmp_path / "logs"))
+
+
 @pytest.mark.parametrize(("studies", "workers"), [(3, 4), (5, 2), (1, 1)])
 def test_expected_workers_is_what_run_starts(
     scp_factory: Callable[..., ScriptedSCP], tmp_path: Path, studies: int, workers: int
 ) -> None:
     for study in range(studies):
         write_study(tmp_path / "in" / f"s{study}", 2, study=study)
-    scp = scp_factory()
-    settings = LinkSettings("127.0.0.1", scp.port, "ANY_SCP", CALLING_AE)
-    target = TransferTarget("pacs", settings, workers=workers, retry=QUICK_RETRY)
-    catalog = scan_paths([str(tmp_path / "in")], recursive=True)
-    session = Session(catalog, [target], options=SessionOptions(logs_dir=tmp_path / "logs"))
+    session = _session_to(scp_factory(), tmp_path, workers)
 
     expected = session.expected_workers
     result = session.run()
@@ -44,11 +48,7 @@ def test_the_collector_is_eased_while_workers_run_and_restored_after(
 ) -> None:
     """Young passes are rarer while files are sent; the process gets its settings back."""
     write_study(tmp_path / "in", 3)
-    scp = scp_factory()
-    settings = LinkSettings("127.0.0.1", scp.port, "ANY_SCP", CALLING_AE)
-    target = TransferTarget("pacs", settings, workers=1, retry=QUICK_RETRY)
-    catalog = scan_paths([str(tmp_path / "in")], recursive=True)
-    session = Session(catalog, [target], options=SessionOptions(logs_dir=tmp_path / "logs"))
+    session = _session_to(scp_factory(), tmp_path, workers=1)
     before = gc.get_threshold()
     seen: list[tuple[int, int]] = []  # (young threshold, frozen objects) while files go out
     stop = threading.Event()

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from tui_sender.core.gil import handing_over
+
 OWNER_ONLY = 0o600
 
 
@@ -49,7 +51,7 @@ def write_private_json(path: Path, document: dict[str, Any]) -> None:
             f.write(f"\n  {json.dumps(key)}: ")
             if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
                 f.write("[")
-                for m, item in enumerate(value):
+                for m, item in enumerate(handing_over(value)):
                     f.write(",\n    " if m else "\n    ")
                     f.write(json.dumps(item, ensure_ascii=False))
                 f.write("\n  ]")

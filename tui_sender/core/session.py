@@ -21,7 +21,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +50,27 @@ thousands of small files a second, the default made 16 generation-1 passes and a
 full one (50 ms in all) inside a 5 s session of the app. Objects a session
 allocates are freed by reference counting; the collector is there for cycles,
 which can wait."""
+
+
+@contextmanager
+def _collector_eased() -> Iterator[None]:
+    """While files are sent and the record is written, the collector stays out of the way.
+
+    The catalog, the plan and (in the app) every widget outlive the session's
+    work: frozen, the collector's full passes, which hold the GIL the workers
+    and the screen need, scan only what the session allocates (in the app, one
+    full pass over the widgets stopped every worker and the screen for about
+    70 ms; with a 100,000-file catalog it would be far longer), and its young
+    passes come GC_YOUNG_THRESHOLD allocations apart. Both are put back after.
+    """
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,32 +273,33 @@ class Session:
                 )
             )
             self._log_remarks()
-            self._run_workers()
-            self._account_for_the_rest()
-            if self._pending is not None:
-                self._pending.flush()
-            ended = time.time()
-            exit_code = self._exit_code(queues)
-            summary = build_summary(
-                self.ledger,
-                self.catalog,
-                SummaryContext(
-                    session_id=self.session_id,
-                    started_at=started,
-                    ended_at=ended,
-                    destinations=[describe_target(t) for t in self.targets],
-                    configuration={
-                        **self.options.configuration,
-                        "skip_already_stored": self.options.skip_stored,
-                        "resumed_from": self.options.resumed_from,
-                    },
-                    cancelled=self.cancelled,
-                    exit_code=exit_code,
-                    log_path=str(self.files.log),
-                    include_phi=self.options.include_phi,
-                ),
-            )
-            write_private_json(self.files.summary, summary)
+            with _collector_eased():
+                self._run_workers()
+                self._account_for_the_rest()
+                if self._pending is not None:
+                    self._pending.flush()
+                ended = time.time()
+                exit_code = self._exit_code(queues)
+                summary = build_summary(
+                    self.ledger,
+                    self.catalog,
+                    SummaryContext(
+                        session_id=self.session_id,
+                        started_at=started,
+                        ended_at=ended,
+                        destinations=[describe_target(t) for t in self.targets],
+                        configuration={
+                            **self.options.configuration,
+                            "skip_already_stored": self.options.skip_stored,
+                            "resumed_from": self.options.resumed_from,
+                        },
+                        cancelled=self.cancelled,
+                        exit_code=exit_code,
+                        log_path=str(self.files.log),
+                        include_phi=self.options.include_phi,
+                    ),
+                )
+                write_private_json(self.files.summary, summary)
             counts = self.ledger.counts()
             self.emit(
                 SessionFinished(
@@ -345,21 +368,6 @@ class Session:
         return to_send
 
     def _run_workers(self) -> None:
-        # The catalog, the plan and (in the app) every widget outlive the workers:
-        # freeze them, so the collector's full passes, which hold the GIL the
-        # workers need, scan only what the session allocates. In the app, one
-        # full pass over the widgets stopped every worker (and the screen) for
-        # about 70 ms; with a 100,000-file catalog it would be far longer.
-        gc.freeze()
-        threshold = gc.get_threshold()
-        gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
-        try:
-            self._start_and_wait_for_workers()
-        finally:
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
-
-    def _start_and_wait_for_workers(self) -> None:
         threads = [
             threading.Thread(target=w.run, name=f"tui-sender {w.name}", daemon=True)
             for w in self._workers

@@ -27,6 +27,7 @@ from tui_sender.core.events import (
     Event,
     FileDone,
 )
+from tui_sender.core.gil import handing_over
 from tui_sender.core.outcomes import FileOutcome, FileState
 
 STATES = (FileState.SENT, FileState.WARNING, FileState.FAILED, FileState.SKIPPED)
@@ -178,7 +179,7 @@ def build_summary(ledger: Ledger, catalog: Catalog, ctx: SummaryContext) -> dict
     stored_bytes = ledger.bytes_stored()
     stored_files = counts["sent"] + counts["warning"]
     first = ctx.destinations[0] if ctx.destinations else {}
-    files = [_file_entry(o) for o in ledger.outcomes.values()]
+    files = [_file_entry(o) for o in handing_over(ledger.outcomes.values())]
     studies = _study_entries(ledger, catalog, ctx.include_phi)
     return {
         # -- keys of the Rust dicom-sender summary, same names and meanings --
@@ -261,7 +262,7 @@ def _association_entry(a: AssociationRecord) -> dict[str, Any]:
 
 def _study_entries(ledger: Ledger, catalog: Catalog, include_phi: bool) -> list[dict[str, Any]]:
     per: dict[tuple[str, str], dict[str, Any]] = {}
-    for (dest, _), o in ledger.outcomes.items():
+    for (dest, _), o in handing_over(ledger.outcomes.items()):
         if not o.study_uid:
             continue
         entry = per.get((dest, o.study_uid))

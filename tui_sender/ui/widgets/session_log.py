@@ -38,5 +38,9 @@ class SessionLog(Log):
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
         """Widen the scroll area to the longest new line (inline: the batch is small)."""
         if lines:
-            widest = max(cell_len(self._process_line(line)) for line in lines)
-            self._update_maximum_width(updates, widest)
+            self._update_maximum_width(updates, self.widest(lines))
+
+    @classmethod
+    def widest(cls, lines: list[str]) -> int:
+        """The width in cells of the widest of ``lines``, as the pane draws them."""
+        return max((cell_len(cls._process_line(line)) for line in lines), default=0)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from rich.cells import cell_len
 from rich.highlighter import Highlighter
 from textual.geometry import Size
 
@@ -77,7 +76,7 @@ class TabbedLog(SessionLog):
             return self
         doc.lines.extend(new)
         del doc.lines[: max(0, len(doc.lines) - doc.max_lines)]
-        doc.width = max(doc.width, max(cell_len(self._process_line(line)) for line in new))
+        doc.width = max(doc.width, self.widest(new))
         return self
 
     def replace(self, document: str, lines: Iterable[str]) -> None:
@@ -105,7 +104,6 @@ class TabbedLog(SessionLog):
         self.max_lines = doc.max_lines
         self._use_highlighter(doc.highlighter)
         self._render_line_cache.clear()
-        self._updates += 1  # widths measured for the other document no longer apply
         self.virtual_size = Size(self._width, self.line_count)
         if doc.at_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)

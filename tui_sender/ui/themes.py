@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from textual.theme import Theme
 
-THEMES_DIR = Path(__file__).resolve().parents[2] / "themes"
-"""The repository's ``themes/`` folder (TCSS and colour themes)."""
+THEMES_DIR = Path(str(files("tui_sender.themes")))
+"""Where the TCSS and colour themes are installed: the ``tui_sender.themes``
+package, which the build maps onto the repository's top-level ``themes/``
+folder (a wheel carries the files; an editable install points at the folder)."""
 DEFAULT_THEME = "tui-sender-dark"
 _COLOUR_KEYS = (
     "primary",

@@ -405,3 +405,22 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(TypeError):
         settings.keys["send"] = "f6"  # type: ignore[index]
     assert AppSettings().validate() == []
+
+
+def test_the_remembered_choice_is_a_convenience_never_an_error(tmp_path: Path) -> None:
+    from tui_sender.core.remembered import initial_choice, load_chosen, save_chosen
+
+    state = tmp_path / "state" / "chosen.json"
+    assert load_chosen(state) == []
+    save_chosen(["B", "GONE"], state)
+    assert load_chosen(state) == ["B", "GONE"]
+    assert oct(state.stat().st_mode & 0o777) == "0o600"
+    # Names asked for win; a one-destination book chooses itself; stale names drop out.
+    assert initial_choice(["A", "B"], ["A"], ["B"]) == (["A"], "")
+    assert initial_choice(["A"], [], []) == (["A"], "the only destination")
+    assert initial_choice(["A", "B"], [], load_chosen(state)) == (["B"], "chosen last time")
+    assert initial_choice(["A", "B"], [], ["GONE"]) == ([], "")
+    state.write_text("{not json", encoding="utf-8")
+    assert load_chosen(state) == []
+    state.write_text('{"chosen": "A"}', encoding="utf-8")
+    assert load_chosen(state) == []

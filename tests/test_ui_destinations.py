@@ -365,3 +365,37 @@ def test_every_validation_message_lands_under_its_field() -> None:
     assert [p for p in problems if field_of_problem(p) is None] == []
     assert field_of_problem("calling AE title must not be empty") == "calling_ae"
     assert field_of_problem("AE title must not be empty") == "ae_title"
+
+
+async def test_send_with_none_chosen_opens_a_picker_that_goes_on_to_the_confirmation(
+    tmp_path: Path,
+) -> None:
+    """s with nothing chosen: space chooses several, enter continues (not edits)."""
+    from tui_sender.core.remembered import load_chosen
+    from tui_sender.ui.screens.confirm import ConfirmScreen
+
+    generate_samples(tmp_path / "samples", profile="tiny", seed=3)
+    a = Destination("ARCHIVE-A", "A_AE", "127.0.0.1", 11112)
+    b = Destination("ARCHIVE-B", "B_AE", "127.0.0.1", 11113)
+    app = SenderApp([str(tmp_path / "samples")], book=AddressBook(tmp_path / "c.toml", [a, b]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.wait_for_scheduled_animations()
+        for _ in range(100):
+            if not app.scanning:
+                break
+            await pilot.pause(0.05)
+        assert app.chosen_destinations == []
+        await pilot.press("a", "s")
+        picker = app.screen
+        assert isinstance(picker, DestinationsScreen) and picker.for_send
+        await pilot.press("space", "down", "space", "enter")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert [d.name for d in app.screen.plan.destinations] == ["ARCHIVE-A", "ARCHIVE-B"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert load_chosen() == ["ARCHIVE-A", "ARCHIVE-B"]
+
+    # Next run, the same two are chosen again, and the status line says so.
+    again = SenderApp([], book=AddressBook(tmp_path / "c.toml", [a, b]))
+    assert again.chosen_destinations == ["ARCHIVE-A", "ARCHIVE-B"]
+    assert again.chosen_text() == "ARCHIVE-A, ARCHIVE-B (chosen last time)"

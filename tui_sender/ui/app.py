@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from tui_sender.core.catalog import Catalog, Instance
 from tui_sender.core.destinations import AddressBook, Destination
+from tui_sender.core.remembered import initial_choice, load_chosen, save_chosen
 from tui_sender.core.resume import request_header
 from tui_sender.core.scan import ScannedFile, ScanProgress, add_results, iter_scan_batches
 from tui_sender.core.selection import Selection
@@ -27,7 +28,7 @@ from tui_sender.core.session import Session, SessionOptions
 from tui_sender.core.settings import ConfigError
 from tui_sender.core.stored_index import StoredIndex
 from tui_sender.core.targets import TlsSetupError, transfer_target
-from tui_sender.ui.messages import ScanBatchArrived, ScanFinished
+from tui_sender.ui.messages import DestinationsChanged, ScanBatchArrived, ScanFinished
 from tui_sender.ui.providers import SenderCommands
 from tui_sender.ui.screens.browse import BrowseScreen
 from tui_sender.ui.screens.confirm import ConfirmScreen, SendPlan
@@ -73,7 +74,11 @@ class SenderApp(App[int]):
         self.logs_dir = logs_dir or Path(self.settings.logs_dir)
         self.catalog = Catalog()
         self.selection = Selection(self.catalog)
-        self.chosen_destinations: list[str] = [n for n in chosen if n in book]
+        self.remember_choice = demo_destination is None
+        """False for the demo: its destination lives only as long as the demo."""
+        self.chosen_destinations, self.chosen_note = initial_choice(
+            book.names(), chosen, load_chosen() if self.remember_choice else ()
+        )
         self.scan_progress: ScanProgress | None = None
         self.scanning = False
         self._dirty = False
@@ -85,7 +90,7 @@ class SenderApp(App[int]):
                 self.book.replace(demo_destination)
             else:
                 self.book.add(demo_destination)
-            self.chosen_destinations.append(demo_destination.name)
+            self.chosen_destinations, self.chosen_note = [demo_destination.name], ""
 
     # -- start-up ----------------------------------------------------------------
 
@@ -216,22 +221,54 @@ class SenderApp(App[int]):
 
         self.push_screen(DestinationsScreen())
 
+    def on_destinations_changed(self, message: DestinationsChanged) -> None:
+        """The user chose differently: keep it for the next run, drop the start-up note."""
+        self.chosen_note = ""
+        self.remember_chosen()
+
+    def remember_chosen(self) -> None:
+        """Keep the chosen destinations in the user's state (not for the demo)."""
+        if not self.remember_choice:
+            return
+        try:
+            save_chosen(self.chosen_destinations)
+        except OSError as exc:
+            self.notify(f"Choice of destinations not kept: {exc}", severity="warning")
+
+    def chosen_text(self) -> str:
+        """The chosen destinations for the status line, and why when the app chose them."""
+        if not self.chosen_destinations:
+            return "none (press d)"
+        names = ", ".join(self.chosen_destinations)
+        return f"{names} ({self.chosen_note})" if self.chosen_note else names
+
     def action_send(self) -> None:
-        """Confirm, then send the selection to the chosen destinations."""
+        """Confirm, then send the selection to the chosen destinations.
+
+        With none chosen, the address book opens as a picker: enter chooses the
+        highlighted destination (or takes those chosen with space) and goes on
+        to the confirmation.
+        """
         studies, files, size = self.selection.totals()
         if not files:
             self.notify("Select studies first (space, or a for all).", severity="warning")
             return
         if not self.chosen_destinations:
-            self.notify("Choose a destination first (d).", severity="warning")
-            self.action_destinations()
+            from tui_sender.ui.screens.destinations import DestinationsScreen
+
+            self.push_screen(DestinationsScreen(for_send=True), self._picked)
             return
         destinations = [self.book.get(name) for name in self.chosen_destinations]
         plan = SendPlan(studies, files, size, tuple(destinations))
         self.push_screen(ConfirmScreen(plan), self._confirmed)
 
+    def _picked(self, go_on: bool | None) -> None:
+        if go_on and self.chosen_destinations:
+            self.action_send()
+
     def _confirmed(self, plan: SendPlan | None) -> None:
         if plan is not None:
+            self.remember_chosen()
             self.start_session(list(plan.destinations), self.selection.instances())
 
     def start_session(

@@ -79,7 +79,7 @@ class BrowseScreen(Screen[None]):
         """Status line: scan progress, selection, destinations."""
         app = self.sender
         studies, files, size = app.selection.totals()
-        chosen = ", ".join(app.chosen_destinations) or "none (press d)"
+        chosen = app.chosen_text()
         scan = app.scan_status_text()
         self.query_one("#status-line", Static).update(
             f"to: {chosen} │ selected {studies} studies, {files} files, {size_text(size)} │ {scan}",

@@ -72,8 +72,14 @@ def describe(destination: Destination) -> str:
     return text
 
 
-class DestinationsScreen(Screen[None]):
-    """The address book; ``d`` from the browser opens it, escape goes back."""
+class DestinationsScreen(Screen[bool]):
+    """The address book; ``d`` from the browser opens it, escape goes back.
+
+    Opened by ``s`` with nothing chosen (``for_send``), it is a picker: enter
+    goes on to the confirmation (dismissing with True) with the destinations
+    chosen with space, or the highlighted one when none is chosen; editing
+    is then a click on the row.
+    """
 
     DEFAULT_CSS = """
     DestinationsScreen #dest-empty {
@@ -111,6 +117,14 @@ class DestinationsScreen(Screen[None]):
         Binding("n,a", "add", "Add", id="destinations.add", tooltip="Add a destination"),
         Binding(
             "enter",
+            "continue_send",
+            "Send",
+            priority=True,
+            id="destinations.continue",
+            tooltip="Send to the chosen destinations, or to the highlighted one if none is chosen",
+        ),
+        Binding(
+            "enter",
             "edit",
             "Edit",
             priority=True,
@@ -141,8 +155,10 @@ class DestinationsScreen(Screen[None]):
         Binding("escape,b", "back", "Back", id="destinations.back", tooltip="Back to the studies"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, *, for_send: bool = False) -> None:
         super().__init__()
+        self.for_send = for_send
+        """True when opened to pick where a send goes (enter continues, not edits)."""
         self.unsaved = False
         """True when the last write of the config file failed (the book in memory is newer)."""
 
@@ -206,11 +222,12 @@ class DestinationsScreen(Screen[None]):
     def refresh_status(self) -> None:
         """The chosen line, the file line, the subtitle and which keys apply."""
         chosen = self.sender.chosen_destinations
-        text = (
-            f"Chosen for the next send: {', '.join(chosen)}"
-            if chosen
-            else "None chosen for the next send: space chooses the highlighted destination."
-        )
+        if chosen:
+            text = f"Chosen for the next send: {', '.join(chosen)}"
+        elif self.for_send:
+            text = "Enter sends to the highlighted destination; space chooses several."
+        else:
+            text = "None chosen for the next send: space chooses the highlighted destination."
         chosen_line = self.query_one("#dest-chosen", Static)
         chosen_line.update(text)
         chosen_line.display = len(self.sender.book) > 0
@@ -242,6 +259,10 @@ class DestinationsScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the keys that need a destination while the book is empty (the footer then
         shows what to do: add one)."""
+        if action == "continue_send":
+            return self.for_send and self.is_mounted and self.highlighted is not None
+        if action == "edit" and self.for_send:
+            return False
         if action in ("choose", "edit", "echo", "delete") and self.is_mounted:
             return self.highlighted is not None
         if action == "save":
@@ -370,9 +391,19 @@ class DestinationsScreen(Screen[None]):
         if self.save():
             self.notify(f"Saved in {self.sender.book.path}.", timeout=4)
 
+    def action_continue_send(self) -> None:
+        """Picker mode: go on to the confirmation, choosing the highlighted one if none is."""
+        name = self.highlighted
+        if name is None:
+            return
+        if not self.sender.chosen_destinations:
+            self.sender.chosen_destinations.append(name)
+            self.sender.post_message(DestinationsChanged())
+        self.dismiss(True)
+
     def action_back(self) -> None:
         """Back to the browser."""
-        self.dismiss()
+        self.dismiss(False)
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:

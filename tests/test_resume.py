@@ -106,3 +106,13 @@ def test_kill_9_then_resume_delivers_everything_once(
     skipped = resumed.files("skipped")
     assert len(skipped) == len(journaled)
     assert resumed.summary["totals"]["sent"] == len(samples.files) - len(journaled)
+
+
+def test_the_journal_keeps_inputs_absolute_so_resume_works_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui_sender.core.resume import request_header
+
+    monkeypatch.chdir(tmp_path)
+    header = request_header(["samples", str(tmp_path / "other")], True, [])
+    assert header["inputs"] == [str(tmp_path / "samples"), str(tmp_path / "other")]

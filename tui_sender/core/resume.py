@@ -10,6 +10,7 @@ session died.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,15 @@ def request_header(
 ) -> dict[str, Any]:
     """The journal header's "what was asked" part.
 
+    Inputs are kept absolute, so ``--resume`` finds them from any folder
+    (cron jobs and the app's crash message do not run where the send did).
+
     ``destinations`` pairs each destination with whether it came from the
     address book (then resume prefers the book's current entry, which holds
     any secret this header leaves out).
     """
     return {
-        "inputs": list(inputs),
+        "inputs": [os.path.abspath(i) for i in inputs],
         "recursive": recursive,
         "destinations": [
             {

@@ -7,8 +7,6 @@ space selects, ``a`` selects all (or none), ``/`` filters, enter expands,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,12 +16,10 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Static, Tree
 
 from tui_sender.core.selection import Mark
+from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.widgets.details import DetailsPane
 from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.study_tree import NodeRef, StudyTree, size_text
-
-if TYPE_CHECKING:
-    from tui_sender.ui.app import SenderApp
 
 NARROW = 110
 """Below this many columns the details pane goes under the tree."""
@@ -42,12 +38,9 @@ class BrowseScreen(Screen[None]):
     ]
 
     @property
-    def sender(self) -> SenderApp:
-        """The app, typed."""
-        from tui_sender.ui.app import SenderApp
-
-        assert isinstance(self.app, SenderApp)
-        return self.app
+    def sender(self) -> SenderHost:
+        """The app, as screens may use it."""
+        return host_of(self.app)
 
     def compose(self) -> ComposeResult:
         app = self.sender

@@ -9,7 +9,6 @@ destinations chosen for the next send live on the app, not in the file.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -20,14 +19,12 @@ from textual.widgets import DataTable, Header, Static
 
 from tui_sender.core.destinations import Destination
 from tui_sender.core.settings import ConfigError
+from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.messages import DestinationsChanged
 from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen
 from tui_sender.ui.screens.destination_form import DestinationForm
 from tui_sender.ui.widgets.echo_report import selected_pairs
 from tui_sender.ui.widgets.key_footer import KeyFooter
-
-if TYPE_CHECKING:
-    from tui_sender.ui.app import SenderApp
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("chosen", ""),
@@ -163,12 +160,9 @@ class DestinationsScreen(Screen[bool]):
         """True when the last write of the config file failed (the book in memory is newer)."""
 
     @property
-    def sender(self) -> SenderApp:
-        """The app, typed."""
-        from tui_sender.ui.app import SenderApp
-
-        assert isinstance(self.app, SenderApp)
-        return self.app
+    def sender(self) -> SenderHost:
+        """The app, as screens may use it."""
+        return host_of(self.app)
 
     # -- layout ------------------------------------------------------------------
 

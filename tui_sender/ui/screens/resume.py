@@ -9,8 +9,6 @@ only failed, cancelled, unknown-outcome and never-reached files travel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,9 +21,7 @@ from tui_sender.core.journal import list_journals, read_journal
 from tui_sender.core.resume import ResumePlan, load_resume
 from tui_sender.core.scan import scan_paths
 from tui_sender.core.settings import ConfigError
-
-if TYPE_CHECKING:
-    from tui_sender.ui.app import SenderApp
+from tui_sender.ui.host import SenderHost, host_of
 
 SHOWN = 50
 
@@ -39,12 +35,9 @@ class ResumeScreen(ModalScreen[None]):
     ]
 
     @property
-    def sender(self) -> SenderApp:
-        """The app, typed."""
-        from tui_sender.ui.app import SenderApp
-
-        assert isinstance(self.app, SenderApp)
-        return self.app
+    def sender(self) -> SenderHost:
+        """The app, as screens may use it."""
+        return host_of(self.app)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="resume-dialog"):

@@ -15,7 +15,6 @@ import queue
 import time
 from collections import deque
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from rich.style import Style
 from textual import work
@@ -50,9 +49,6 @@ from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date, size_text
 from tui_sender.ui.widgets.tabbed_log import Document, TabbedLog
 from tui_sender.ui.widgets.worker_board import RateMeter, WorkerBoard
-
-if TYPE_CHECKING:
-    from tui_sender.ui.app import SenderApp
 
 TICK = 1 / 10
 LOG_EVERY = 1.0
@@ -161,14 +157,6 @@ class TransferScreen(Screen[None]):
         self._styles: dict[str, Style] = {}
         self.sub_title = "sending to " + ", ".join(t.name for t in session.targets)
         self._studies: Mapping[str, Study] = session.catalog.studies
-
-    @property
-    def sender(self) -> SenderApp:
-        """The app, typed."""
-        from tui_sender.ui.app import SenderApp
-
-        assert isinstance(self.app, SenderApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -33,8 +33,8 @@ from tests.sending import (
     read_dataset,
     run_cli,
 )
+from tui_sender.core.recorded_path import path_from_record
 from tui_sender.core.sample_data import SampleSet, generate_samples, write_context_zoo
-from tui_sender.core.summary import display_path
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 
@@ -258,9 +258,9 @@ def test_bad_inputs_are_skipped_with_reasons_and_good_files_sent(
     assert run.exit_code == 0, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     check_counts_add_up(run.summary)
-    by_path = {f["path"]: f for f in run.files()}
+    by_path = {path_from_record(f): f for f in run.files()}
     for path, reason in zoo.expected:
-        record = by_path[display_path(path)]
+        record = by_path[path]
         if reason is None:
             assert record["state"] == "sent", path
         else:

@@ -40,8 +40,8 @@ from tui_sender.core.events import (
 from tui_sender.core.outcomes import FileState
 from tui_sender.core.progress import WorkerProgress
 from tui_sender.core.record import describe
+from tui_sender.core.recorded_path import display_path
 from tui_sender.core.session import Session, SessionResult
-from tui_sender.core.summary import display_path
 
 PLAIN_PROGRESS_EVERY = 5.0
 

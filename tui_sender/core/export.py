@@ -12,9 +12,18 @@ they carry no patient data unless the summary does (``--include-phi``).
 ``@``, a tab or a carriage return is treated as a formula by Excel,
 LibreOffice and Google Sheets, and file names or peer messages are not ours
 to trust. Such a cell gets a leading apostrophe (``=cmd|...`` is written
-``'=cmd|...``), which spreadsheets show as text and hide; a script reading
-the CSV can drop an apostrophe followed by one of those characters to get the
-original value back. The CSV is UTF-8 without a byte-order mark.
+``'=cmd|...``), which spreadsheets show as text and hide. So that a script
+gets every value back exactly, a value that begins with apostrophes followed
+by one of those characters gets one more apostrophe too; the rule back
+(:func:`cell_value`) is: drop the first apostrophe of a cell when what
+follows it, past any further apostrophes, begins with one of those
+characters. The CSV is UTF-8 without a byte-order mark.
+
+**Paths are exact** (the record's rule, :mod:`tui_sender.core.recorded_path`):
+the ``path`` cell holds the file's real path, newlines and tabs included
+(the CSV quotes them); a path that is not valid UTF-8 has its escaped form
+there and its raw bytes, base64, in ``path_bytes_b64`` (empty otherwise).
+The HTML shows paths escaped, on one line, for people.
 
 **The HTML** has inline CSS, no script, no external resource (a
 Content-Security-Policy in the page forbids them, should escaping ever miss),
@@ -44,11 +53,13 @@ from typing import IO, Any
 from tui_sender.core import registry
 from tui_sender.core.private_files import OWNER_ONLY, write_private_json
 from tui_sender.core.record import SessionFiles
+from tui_sender.core.recorded_path import PATH_BYTES_KEY, display_path, path_from_record
 
 Record = Mapping[str, Any]
 
 CSV_COLUMNS = (
     "path",
+    PATH_BYTES_KEY,
     "destination",
     "state",
     "status",
@@ -64,7 +75,10 @@ CSV_COLUMNS = (
     "bytes",
     "association",
 )
-"""The CSV header: the summary's per-file keys, plus the names of the two UIDs."""
+"""The CSV header: the summary's per-file keys, plus the names of the two UIDs.
+
+``path_bytes_b64`` is empty unless the path is not valid UTF-8 (see the module notes).
+"""
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet evaluate a cell."""
@@ -173,9 +187,19 @@ def _private_atomic(path: Path, *, newline: str | None = None) -> Iterator[IO[st
 
 
 def spreadsheet_safe(value: object) -> str:
-    """``value`` as CSV cell text a spreadsheet will not run as a formula."""
+    """``value`` as CSV cell text a spreadsheet will not run as a formula.
+
+    Reversible: :func:`cell_value` gives ``value``'s text back exactly.
+    """
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    return "'" + text if text.lstrip("'").startswith(FORMULA_TRIGGERS) else text
+
+
+def cell_value(cell: str) -> str:
+    """The value a CSV cell written by :func:`spreadsheet_safe` stands for."""
+    if cell.startswith("'") and cell[1:].lstrip("'").startswith(FORMULA_TRIGGERS):
+        return cell[1:]
+    return cell
 
 
 def export_csv(summary: Record, path: Path) -> Path:
@@ -288,6 +312,11 @@ def _heading(state: str, text: str, count: int) -> str:
 def _section(anchor: str, heading: str, *parts: str) -> str:
     body = "\n".join(part for part in parts if part)
     return f'<section id="{anchor}">\n{heading}\n{body}\n</section>'
+
+
+def _path_td(f: Record) -> str:
+    """A file's path for people: escaped, one line (the CSV has it exact)."""
+    return _td(display_path(path_from_record(f)), "path")
 
 
 def _td(value: object, css: str = "") -> str:
@@ -662,7 +691,7 @@ class _Report:
         shown, note = _capped(records, MAX_PROBLEM_ROWS, "failed files", self.csv_name)
         rows = [
             [
-                _td(f.get("path"), "path"),
+                _path_td(f),
                 _td(f.get("reason"), "reason"),
                 _td(f.get("status"), "code"),
                 _num(f.get("attempts")),
@@ -688,7 +717,7 @@ class _Report:
         shown, note = _capped(records, MAX_PROBLEM_ROWS, "warnings", self.csv_name)
         rows = [
             [
-                _td(f.get("path"), "path"),
+                _path_td(f),
                 _td(f.get("status"), "code"),
                 _td(f.get("reason"), "reason"),
                 self.sop_cell(f),
@@ -719,7 +748,7 @@ class _Report:
         for reason, members in sorted(groups.items(), key=lambda g: -len(g[1])):
             shown, note = _capped(members, budget, "paths", self.csv_name)
             budget -= len(shown)
-            rows = [[_td(f.get("path"), "path"), *self.dest_cells(f)] for f in shown]
+            rows = [[_path_td(f), *self.dest_cells(f)] for f in shown]
             table = _table(["Path", *self.dest_header()], rows, "files") if rows else ""
             parts.append(f"<h3>{_e(reason)}: {_files_count(len(members))}</h3>\n{note}{table}")
         return _section(
@@ -733,7 +762,7 @@ class _Report:
         shown, note = _capped(records, MAX_SENT_ROWS, "sent files", self.csv_name)
         rows = [
             [
-                _td(f.get("path"), "path"),
+                _path_td(f),
                 self.sop_cell(f),
                 self.ts_cell(f),
                 _num(f.get("bytes")),

@@ -4,7 +4,9 @@
 
 * ``{"kind": "session", ...}`` first: what was asked (inputs, selection,
   destinations without secrets), so ``--resume`` can ask it again;
-* ``{"kind": "file", ...}`` per final file outcome, written and flushed to
+* ``{"kind": "file", ...}`` per final file outcome (its exact ``path``, plus
+  ``path_bytes_b64`` for a name that is not valid UTF-8: see
+  :mod:`tui_sender.core.recorded_path`), written and flushed to
   the OS as each arrives (``kill -9`` or a lost SSH session loses nothing
   already written; ``fsync`` runs about once a second for power loss);
 * ``{"kind": "end", ...}`` last, only when the session finished normally.
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tui_sender.core.private_files import open_private
+from tui_sender.core.recorded_path import path_from_record
 
 JOURNAL_VERSION = 1
 SYNC_EVERY = 1.0
@@ -73,6 +76,7 @@ class JournalFile:
     size: int
     state: str
     path: str
+    """The exact path (surrogate escapes for bytes that are not UTF-8)."""
     at: float
 
 
@@ -130,7 +134,7 @@ def read_journal(path: Path) -> Journal:
                         sop_instance_uid=str(entry.get("sop_instance_uid", "")),
                         size=int(entry.get("size", 0) or 0),
                         state=str(entry.get("state", "")),
-                        path=str(entry.get("path", "")),
+                        path=path_from_record(entry),
                         at=float(entry.get("t", 0.0) or 0.0),
                     )
                 )

@@ -6,6 +6,9 @@
   written as each arrives (so a killed session still says what was stored);
 * ``dicom_sender_summary_<id>.json``: the summary, written at the end.
 
+The journal and the summary keep each file's exact path (see
+:mod:`tui_sender.core.recorded_path`); the text log shows it escaped.
+
 Nothing here writes patient names or IDs: events carry paths, UIDs and codes.
 """
 
@@ -37,7 +40,7 @@ from tui_sender.core.events import (
 from tui_sender.core.journal import JOURNAL_VERSION, JournalWriter
 from tui_sender.core.outcomes import FileState
 from tui_sender.core.private_files import open_private
-from tui_sender.core.summary import display_path
+from tui_sender.core.recorded_path import display_path, record_path
 
 
 def new_session_id() -> str:
@@ -99,7 +102,7 @@ class SessionLog:
                     "t": round(event.at, 3),
                     "dest": o.destination,
                     "dest_key": self._dest_keys.get(o.destination, ""),
-                    "path": display_path(o.path),
+                    **record_path(o.path),
                     "sop_instance_uid": o.sop_instance_uid,
                     "size": o.file_size,
                     "state": o.state.value,

@@ -19,6 +19,7 @@ from typing import Any
 from tui_sender.core.catalog import Catalog, Instance
 from tui_sender.core.destinations import SECRET_KEYS, AddressBook, Destination
 from tui_sender.core.journal import find_journal, read_journal
+from tui_sender.core.recorded_path import b64_path, display_path, is_exact_text, path_from_fields
 from tui_sender.core.settings import ConfigError
 
 
@@ -32,14 +33,20 @@ def request_header(
     """The journal header's "what was asked" part.
 
     Inputs are kept absolute, so ``--resume`` finds them from any folder
-    (cron jobs and the app's crash message do not run where the send did).
+    (cron jobs and the app's crash message do not run where the send did),
+    and exact: an input whose name is not valid UTF-8 is listed escaped in
+    ``inputs`` and losslessly in ``inputs_bytes_b64`` (base64 of its bytes,
+    ``""`` for the others; the key is there only when needed).
 
     ``destinations`` pairs each destination with whether it came from the
     address book (then resume prefers the book's current entry, which holds
     any secret this header leaves out).
     """
+    absolute = [os.path.abspath(i) for i in inputs]
+    exact = all(is_exact_text(i) for i in absolute)
     return {
-        "inputs": [os.path.abspath(i) for i in inputs],
+        "inputs": absolute if exact else [display_path(i) for i in absolute],
+        **({} if exact else {"inputs_bytes_b64": [b64_path(i) for i in absolute]}),
         "recursive": recursive,
         "destinations": [
             {
@@ -117,7 +124,7 @@ def load_resume(logs_dir: Path, session: str, book: AddressBook | None = None) -
     return ResumePlan(
         session_id=journal.session_id,
         journal=path,
-        inputs=tuple(str(i) for i in inputs),
+        inputs=_exact_inputs(inputs, header.get("inputs_bytes_b64")),
         recursive=bool(header.get("recursive", True)),
         destinations=tuple(destinations),
         study_uids=tuple(study_uids) if isinstance(study_uids, list) else None,
@@ -125,3 +132,9 @@ def load_resume(logs_dir: Path, session: str, book: AddressBook | None = None) -
         complete=journal.complete,
         stored=sum(1 for _ in journal.stored()),
     )
+
+
+def _exact_inputs(inputs: list[Any], raw: object) -> tuple[str, ...]:
+    """The header's inputs as the exact paths (see :func:`request_header`)."""
+    b64s = raw if isinstance(raw, list) and len(raw) == len(inputs) else [""] * len(inputs)
+    return tuple(path_from_fields(str(i), b) for i, b in zip(inputs, b64s, strict=True))

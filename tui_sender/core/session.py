@@ -34,8 +34,9 @@ from tui_sender.core.outcomes import FileOutcome, FileState
 from tui_sender.core.private_files import prepare_logs_dir, write_private_json
 from tui_sender.core.progress import WorkerProgress
 from tui_sender.core.record import SessionFiles, SessionLog, new_session_id
+from tui_sender.core.recorded_path import display_path
 from tui_sender.core.stored_index import PendingStores, StoredIndex
-from tui_sender.core.summary import Ledger, SummaryContext, build_summary, display_path
+from tui_sender.core.summary import Ledger, SummaryContext, build_summary
 from tui_sender.core.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
 
 EXIT_OK = 0

@@ -9,6 +9,8 @@ the per-file records, so they add up by construction: for every destination,
 
 The document keeps the Rust ``dicom-sender`` summary's top-level keys (so
 scripts reading them keep working) and adds the detail that tool lacked.
+Each file entry's ``"path"`` is the exact path, plus ``"path_bytes_b64"``
+when it is not valid UTF-8 (see :mod:`tui_sender.core.recorded_path`).
 """
 
 from __future__ import annotations
@@ -29,24 +31,9 @@ from tui_sender.core.events import (
 )
 from tui_sender.core.gil import handing_over
 from tui_sender.core.outcomes import FileOutcome, FileState
+from tui_sender.core.recorded_path import record_path
 
 STATES = (FileState.SENT, FileState.WARNING, FileState.FAILED, FileState.SKIPPED)
-
-
-def display_path(path: str) -> str:
-    """A path safe to print and to store as JSON text.
-
-    Non-UTF-8 bytes (kept as surrogate escapes by ``os.fsdecode``) and control
-    characters such as newlines are shown escaped, so a hostile file name can
-    neither break a log line nor the JSON encoder.
-    """
-    if path.isprintable():
-        try:
-            path.encode("utf-8")
-            return path
-        except UnicodeEncodeError:
-            pass
-    return repr(path)[1:-1]
 
 
 @dataclass(slots=True)
@@ -225,7 +212,7 @@ def build_summary(ledger: Ledger, catalog: Catalog, ctx: SummaryContext) -> dict
 
 def _file_entry(o: FileOutcome) -> dict[str, Any]:
     return {
-        "path": display_path(o.path),
+        **record_path(o.path),
         "destination": o.destination,
         "state": o.state.value,
         "status": f"0x{o.status:04X}" if o.status is not None else None,

@@ -20,8 +20,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
 from tui_sender.core.catalog import Instance
+from tui_sender.core.recorded_path import display_path, path_from_record
 from tui_sender.core.session import RunningSession, SessionResult
-from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.study_tree import format_date, size_text
@@ -93,7 +93,8 @@ class SummaryScreen(Screen[None]):
         skipped = [f for f in self.summary["files"] if f["state"] == "skipped"]
         self._problems += skipped[: max(0, FAILED_SHOWN - len(self._problems))]
         for f in self._problems[:FAILED_SHOWN]:
-            failed.add_row(f["state"], f["status"] or "-", os.path.basename(f["path"]), f["reason"])
+            name = os.path.basename(display_path(path_from_record(f)))
+            failed.add_row(f["state"], f["status"] or "-", name, f["reason"])
         if not self._problems:
             failed.display = False
         (failed if self._problems else studies).focus()
@@ -114,7 +115,7 @@ class SummaryScreen(Screen[None]):
         detail.update(
             Text.assemble(
                 (f"{f['state']} {f['status'] or ''} ", "bold"),
-                f["path"],
+                display_path(path_from_record(f)),
                 "\n",
                 f["reason"],
             )
@@ -172,12 +173,14 @@ class SummaryScreen(Screen[None]):
 
     def action_resend_failed(self) -> None:
         """Send the failed files again to the same destinations."""
-        failed_paths = {f["path"] for f in self.summary["files"] if f["state"] == "failed"}
+        failed_paths = {
+            path_from_record(f) for f in self.summary["files"] if f["state"] == "failed"
+        }
         if not failed_paths:
             self.notify("Nothing failed.")
             return
         instances: list[Instance] = [
-            i for i in self.sender.catalog.instances() if display_path(i.path) in failed_paths
+            i for i in self.sender.catalog.instances() if i.path in failed_paths
         ]
         if not instances:
             self.notify("The failed files are not in the catalog any more.", severity="warning")

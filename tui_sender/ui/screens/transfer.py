@@ -39,8 +39,8 @@ from tui_sender.core.events import (
 )
 from tui_sender.core.outcomes import FileState
 from tui_sender.core.record import describe
+from tui_sender.core.recorded_path import display_path
 from tui_sender.core.session import RunningSession, SessionResult
-from tui_sender.core.summary import display_path
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.key_footer import KeyFooter

@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from tui_sender.core import registry
 from tui_sender.core.catalog import Catalog, Instance, SkippedFile
-from tui_sender.core.summary import display_path
+from tui_sender.core.recorded_path import display_path
 from tui_sender.ui.widgets.study_tree import (
     NodeRef,
     PatientRef,

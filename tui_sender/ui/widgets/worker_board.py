@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from rich.style import Style
 
 from tui_sender.core.progress import WorkerProgress, WorkerState
-from tui_sender.core.summary import display_path
+from tui_sender.core.recorded_path import display_path
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import size_text
 

@@ -9,7 +9,7 @@ sends the failed files again to the same destinations.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -22,12 +22,10 @@ from textual.widgets import DataTable, Header, Static
 from tui_sender.core.catalog import Instance
 from tui_sender.core.recorded_path import display_path, path_from_record
 from tui_sender.core.session import RunningSession, SessionResult
+from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.palette import palette
 from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.study_tree import format_date, size_text
-
-if TYPE_CHECKING:
-    from tui_sender.ui.app import SenderApp
 
 FAILED_SHOWN = 1000
 
@@ -51,12 +49,9 @@ class SummaryScreen(Screen[None]):
         self.sub_title = f"session {result.session_id}"
 
     @property
-    def sender(self) -> SenderApp:
-        """The app, typed."""
-        from tui_sender.ui.app import SenderApp
-
-        assert isinstance(self.app, SenderApp)
-        return self.app
+    def sender(self) -> SenderHost:
+        """The app, as screens see it (no import of the app: no circle)."""
+        return host_of(self.app)
 
     def compose(self) -> ComposeResult:
         yield Header()

@@ -1,7 +1,7 @@
 """The benchmark's data sets, generated once and cached under ``bench/data``.
 
 Two shapes stress different costs: ``large`` (the realistic archive export of
-:func:`~tui_sender.core.sample_data.generate_samples`, about 1 GB in 2,476
+:func:`~tui_sender.demo.samples.data.generate_samples`, about 1 GB in 2,476
 files at full scale) is bound by bytes, ``tiny`` (10,000 files of 3 KB) by
 per-file overhead. ``--scale`` shrinks both for a quick run: the patient count
 of ``large``, the file count of ``tiny``.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.peers.dcmtk import file_pairs
-from tui_sender.core.sample_data import PROFILES, generate_samples, generate_tiny_files
+from tui_sender.demo.samples.data import PROFILES, generate_samples, generate_tiny_files
 
 SET_NAMES = ("large", "tiny")
 TINY_FULL_COUNT = 10_000

@@ -3,7 +3,7 @@
 Scan speed (files per second over a warm page cache) is measured three
 ways on the many-small-files set: ``tui-sender scan DIR -r --json`` as a
 user runs it (Python start-up included), the in-process
-:func:`~tui_sender.core.scan.scan_paths` (the scanner alone), and DCMTK's
+:func:`~tui_sender.core.scan.scanner.scan_paths` (the scanner alone), and DCMTK's
 ``dcmdump +sd +r -M`` printing one tag per file, a C++ header reader for
 scale.
 
@@ -27,8 +27,8 @@ from bench.datasets import DataSet, warm_page_cache
 from bench.runner import RunSettings, run_one
 from bench.senders import parse_sender, tui_environment
 from tests.peers.dcmtk import dcmtk_environment, file_pairs, find_dcmtk_tool
-from tui_sender.core.sample_data import write_large_multiframe
-from tui_sender.core.scan import scan_paths
+from tui_sender.core.scan.scanner import scan_paths
+from tui_sender.demo.samples.data import write_large_multiframe
 
 SCAN_TIMEOUT = 600.0
 BIG_SENDERS = ("tui-t1", "storescu")
@@ -86,7 +86,9 @@ def _scan_in_process(dataset: DataSet) -> ScanSpeed:
     found = catalog.instance_count()
     ok = found == len(dataset.files)
     note = "" if ok else f"found {found}/{len(dataset.files)}"
-    return ScanSpeed("tui_sender.core.scan.scan_paths", len(dataset.files), seconds, ok, note)
+    return ScanSpeed(
+        "tui_sender.core.scan.scanner.scan_paths", len(dataset.files), seconds, ok, note
+    )
 
 
 def _dcmdump(dataset: DataSet, log_dir: Path) -> ScanSpeed:

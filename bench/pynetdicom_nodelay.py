@@ -19,7 +19,7 @@ from pynetdicom import AE, evt
 from pynetdicom.apps.storescu import storescu
 from pynetdicom.association import Association
 
-from tui_sender.core.scp import set_tcp_nodelay
+from tui_sender.demo.receiver import set_tcp_nodelay
 
 
 class NoDelayAE(AE):

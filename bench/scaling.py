@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench.datasets import DataSetSpec, ensure_dataset, warm_page_cache
 from tests.peers.dcmtk import DcmtkStoreSCP
-from tui_sender.core.sample_data import write_large_multiframe
+from tui_sender.demo.samples.data import write_large_multiframe
 
 SPREAD_LIMIT = 1.5
 """Largest over smallest per-unit time allowed across a series."""

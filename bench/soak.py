@@ -21,10 +21,10 @@ from pathlib import Path
 
 from bench.datasets import DataSetSpec, ensure_dataset
 from tests.peers.dcmtk import DcmtkStoreSCP
-from tui_sender.core.destinations import Destination
-from tui_sender.core.scan import scan_paths
-from tui_sender.core.session import Session, SessionOptions
-from tui_sender.core.targets import transfer_target
+from tui_sender.core.config.destinations import Destination
+from tui_sender.core.engine.session import Session, SessionOptions
+from tui_sender.core.engine.targets import transfer_target
+from tui_sender.core.scan.scanner import scan_paths
 
 RSS_GROWTH_MB = 15.0
 

@@ -24,7 +24,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from tui_sender.core.catalog import SkipReason
+from tui_sender.core.model.catalog import SkipReason
 
 # --------------------------------------------------------------------------
 # building files

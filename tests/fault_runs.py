@@ -1,6 +1,6 @@
 """Shared by the fault tests: small studies, one send (in-process or the real CLI), its record.
 
-In-process runs use a :class:`~tui_sender.core.session.Session` with short
+In-process runs use a :class:`~tui_sender.core.engine.session.Session` with short
 timeouts and short backoffs (the CLI's backoffs are seconds long: right for
 a PACS, too slow for a test suite), and check on the way out that the counts
 add up and no worker thread is left behind. CLI runs go through
@@ -18,11 +18,11 @@ from typing import Any
 
 from tests.peers.dicom_files import make_instance, write_instance
 from tests.sending import SendRun, check_counts_add_up, run_cli
-from tui_sender.core.events import Event
-from tui_sender.core.link import LinkSettings
-from tui_sender.core.scan import scan_paths
-from tui_sender.core.session import Session, SessionOptions, SessionResult
-from tui_sender.core.transfer import RetryPolicy, TransferTarget
+from tui_sender.core.engine.session import Session, SessionOptions, SessionResult
+from tui_sender.core.engine.transfer import RetryPolicy, TransferTarget
+from tui_sender.core.model.events import Event
+from tui_sender.core.net.link import LinkSettings
+from tui_sender.core.scan.scanner import scan_paths
 
 CALLING_AE = "FAULT_TEST"
 QUICK_TIMEOUT = 1.0

@@ -21,8 +21,8 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, RLELossl
 from pynetdicom.dsutils import decode
 
 from tests.dicom_builders import image, save
-from tui_sender.core.convert import CODECS_HINT, ConversionError, encode_in
-from tui_sender.core.sample_data import generate_samples
+from tui_sender.core.dicom.convert import CODECS_HINT, ConversionError, encode_in
+from tui_sender.demo.samples.data import generate_samples
 
 
 def _real_rle_file(tmp_path: Path) -> Path:

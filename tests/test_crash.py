@@ -25,9 +25,9 @@ import pytest
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tests.sending import check_counts_add_up, run_cli
 from tests.tmux_terminal import TmuxTerminal, tmux_or_skip
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.journal import read_journal
-from tui_sender.core.sample_data import SampleSet, generate_samples
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.record.journal import read_journal
+from tui_sender.demo.samples.data import SampleSet, generate_samples
 from tui_sender.ui.launch import format_error, resume_command
 
 ROOT = Path(__file__).resolve().parents[1]

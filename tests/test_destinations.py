@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from pynetdicom._validators import validate_ae
 
-from tui_sender.core.destinations import (
+from tui_sender.core.config.destinations import (
     AddressBook,
     ConfigError,
     DecompressPolicy,
     Destination,
     ae_title_problems,
 )
-from tui_sender.core.settings import CONFIG_ENV, AppSettings, config_path
+from tui_sender.core.config.settings import CONFIG_ENV, AppSettings, config_path
 
 SECRET = "correct horse battery staple"
 
@@ -408,7 +408,7 @@ def test_settings_are_frozen() -> None:
 
 
 def test_the_remembered_choice_is_a_convenience_never_an_error(tmp_path: Path) -> None:
-    from tui_sender.core.remembered import initial_choice, load_chosen, save_chosen
+    from tui_sender.core.config.remembered import initial_choice, load_chosen, save_chosen
 
     state = tmp_path / "state" / "chosen.json"
     assert load_chosen(state) == []

@@ -25,9 +25,11 @@ from typing import Any
 import pytest
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
-from tui_sender.core import registry
-from tui_sender.core.destinations import Destination
-from tui_sender.core.export import (
+from tui_sender.core.config.destinations import Destination
+from tui_sender.core.dicom import registry
+from tui_sender.core.engine.session import Session, SessionOptions, SessionResult
+from tui_sender.core.engine.targets import transfer_target
+from tui_sender.core.record.export import (
     CSV_COLUMNS,
     MAX_SENT_ROWS,
     export_csv,
@@ -35,10 +37,8 @@ from tui_sender.core.export import (
     export_session,
     spreadsheet_safe,
 )
-from tui_sender.core.sample_data import generate_samples
-from tui_sender.core.scan import scan_paths
-from tui_sender.core.session import Session, SessionOptions, SessionResult
-from tui_sender.core.targets import transfer_target
+from tui_sender.core.scan.scanner import scan_paths
+from tui_sender.demo.samples.data import generate_samples
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 CT = "1.2.840.10008.5.1.4.1.1.2"

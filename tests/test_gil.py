@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from tui_sender.core import gil
-from tui_sender.core.gil import handing_over
+from tui_sender.core.base import gil
+from tui_sender.core.base.gil import handing_over
 
 
 def test_every_item_comes_through_in_order_with_a_pause_every_n(

@@ -19,11 +19,11 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom.dsutils import decode
 
 from tests.dicom_builders import data_set_bytes, image, meta_bytes, save
-from tui_sender.core.destinations import Destination
-from tui_sender.core.outcomes import FileState
-from tui_sender.core.scan import scan_paths
-from tui_sender.core.session import Session, SessionOptions
-from tui_sender.core.targets import transfer_target
+from tui_sender.core.config.destinations import Destination
+from tui_sender.core.engine.session import Session, SessionOptions
+from tui_sender.core.engine.targets import transfer_target
+from tui_sender.core.model.outcomes import FileState
+from tui_sender.core.scan.scanner import scan_paths
 
 
 def _session(root: Path, scp: Any, tmp_path: Path) -> tuple[Session, Any]:
@@ -113,7 +113,7 @@ def test_meta_sop_instance_uid_differing_from_the_data_set_uses_the_data_set(
 
 @pytest.mark.slow
 def test_a_large_multiframe_file_is_sent_with_bounded_memory(storescp: Any, tmp_path: Path) -> None:
-    from tui_sender.core.sample_data import write_large_multiframe
+    from tui_sender.demo.samples.data import write_large_multiframe
 
     big = write_large_multiframe(tmp_path / "in" / "big.dcm", target_bytes=400 * 2**20)
     scp = storescp(ignore=True)

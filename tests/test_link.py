@@ -30,7 +30,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
-from tui_sender.core.link import (
+from tui_sender.core.net.link import (
     AssociationError,
     FailureKind,
     Link,
@@ -40,7 +40,7 @@ from tui_sender.core.link import (
     Rejection,
     open_link,
 )
-from tui_sender.core.scp import part10_dataset_offset, serve_in_background, shutdown_server
+from tui_sender.demo.receiver import part10_dataset_offset, serve_in_background, shutdown_server
 
 pytestmark = pytest.mark.timeout(60)
 

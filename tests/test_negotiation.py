@@ -11,12 +11,9 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from tui_sender.core import registry
-from tui_sender.core.catalog import Instance
-from tui_sender.core.destinations import DecompressPolicy
-from tui_sender.core.events import ContextResult
-from tui_sender.core.link import MAX_CONTEXTS
-from tui_sender.core.negotiation import (
+from tui_sender.core.config.destinations import DecompressPolicy
+from tui_sender.core.dicom import registry
+from tui_sender.core.dicom.negotiation import (
     Conversion,
     NoRoute,
     Route,
@@ -25,6 +22,9 @@ from tui_sender.core.negotiation import (
     plan_batches,
     split_by_contexts,
 )
+from tui_sender.core.model.catalog import Instance
+from tui_sender.core.model.events import ContextResult
+from tui_sender.core.net.link import MAX_CONTEXTS
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"

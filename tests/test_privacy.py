@@ -18,8 +18,8 @@ import pytest
 from pydicom import dcmread
 
 from tests.sending import run_cli
-from tui_sender.core.export import export_session
-from tui_sender.core.sample_data import SampleSet, generate_samples
+from tui_sender.core.record.export import export_session
+from tui_sender.demo.samples.data import SampleSet, generate_samples
 
 CANARY_NAME = "ZZCANARYNAME^PHI"
 CANARY_ID = "ZZCANARYID77"

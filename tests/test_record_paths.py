@@ -22,15 +22,15 @@ import pytest
 from tests.dicom_builders import image, save
 from tests.peers.pynetdicom_scp import ScriptedSCP, StoreCall
 from tests.sending import SendRun, check_counts_add_up, run_cli
-from tui_sender.core.export import CSV_COLUMNS, cell_value, export_csv, spreadsheet_safe
-from tui_sender.core.journal import list_journals, read_journal
-from tui_sender.core.recorded_path import (
+from tui_sender.core.model.recorded_path import (
     PATH_BYTES_KEY,
     display_path,
     path_from_record,
     record_path,
 )
-from tui_sender.core.resume import load_resume, request_header
+from tui_sender.core.record.export import CSV_COLUMNS, cell_value, export_csv, spreadsheet_safe
+from tui_sender.core.record.journal import list_journals, read_journal
+from tui_sender.core.record.resume import load_resume, request_header
 
 HOSTILE = {
     "dash-newline": b"-rf\nevil name.dcm",

@@ -16,8 +16,8 @@ from pydicom._uid_dict import UID_dictionary
 from pynetdicom.sop_class import _STORAGE_CLASSES
 
 from tui_sender.commands import registries
-from tui_sender.core import registry
-from tui_sender.core.registry import (
+from tui_sender.core.dicom import registry
+from tui_sender.core.dicom.registry import (
     SopClassCategory,
     TransferSyntaxCategory,
     all_sop_classes,

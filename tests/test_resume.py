@@ -15,8 +15,8 @@ import pytest
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tests.sending import check_counts_add_up, run_cli
-from tui_sender.core.journal import list_journals, read_journal
-from tui_sender.core.sample_data import SampleSet, generate_samples
+from tui_sender.core.record.journal import list_journals, read_journal
+from tui_sender.demo.samples.data import SampleSet, generate_samples
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +111,7 @@ def test_kill_9_then_resume_delivers_everything_once(
 def test_the_journal_keeps_inputs_absolute_so_resume_works_from_any_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui_sender.core.resume import request_header
+    from tui_sender.core.record.resume import request_header
 
     monkeypatch.chdir(tmp_path)
     header = request_header(["samples", str(tmp_path / "other")], True, [])

@@ -25,7 +25,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from tui_sender.core.sample_data import (
+from tui_sender.demo.samples.data import (
     PROFILES,
     SampleSet,
     generate_samples,
@@ -33,14 +33,14 @@ from tui_sender.core.sample_data import (
     write_context_zoo,
     write_large_multiframe,
 )
-from tui_sender.core.sample_files import SeriesEncoder, file_meta_for
-from tui_sender.core.sample_identity import (
+from tui_sender.demo.samples.files import SeriesEncoder, file_meta_for
+from tui_sender.demo.samples.identity import (
     IMPLEMENTATION_CLASS_UID,
     UidFactory,
     make_patient,
     make_study,
 )
-from tui_sender.core.sample_images import (
+from tui_sender.demo.samples.images import (
     ImageKind,
     SeriesContext,
     SeriesPlan,
@@ -48,7 +48,7 @@ from tui_sender.core.sample_images import (
     instance_dataset,
     series_dataset,
 )
-from tui_sender.core.sample_pixels import Phantom, PixelLayout, rle_pixel_data
+from tui_sender.demo.samples.pixels import Phantom, PixelLayout, rle_pixel_data
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -371,7 +371,7 @@ def test_generator_needs_no_numpy(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['numpy'] = None\n"
         "from pathlib import Path\n"
-        "from tui_sender.core.sample_data import generate_samples\n"
+        "from tui_sender.demo.samples.data import generate_samples\n"
         f"s = generate_samples(Path({str(tmp_path)!r}), profile='tiny', patients=1)\n"
         "print(len(s.files), sorted(s.transfer_syntaxes))\n"
     )
@@ -424,7 +424,7 @@ def test_large_multiframe_streams_instead_of_buffering(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from tui_sender.core.sample_data import write_large_multiframe\n"
+        "from tui_sender.demo.samples.data import write_large_multiframe\n"
         f"p = write_large_multiframe(Path({str(tmp_path / 'big.dcm')!r}), "
         "target_bytes=200 * 2**20)\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent

@@ -51,8 +51,8 @@ from tests.dicom_builders import (
     sr_document,
     with_undefined_lengths,
 )
-from tui_sender.core.catalog import Instance, SkippedFile, SkipReason
-from tui_sender.core.dicom_header import (
+from tui_sender.core.model.catalog import Instance, SkippedFile, SkipReason
+from tui_sender.core.scan.dicom_header import (
     CHUNK,
     DICOMDIR_SOP_CLASS,
     ScanError,
@@ -60,7 +60,7 @@ from tui_sender.core.dicom_header import (
     read_header,
     scan_file,
 )
-from tui_sender.core.scan import (
+from tui_sender.core.scan.scanner import (
     ScanProgress,
     add_results,
     iter_scan,
@@ -593,7 +593,7 @@ def test_files_and_folders_vanishing_during_the_scan(tmp_path: Path) -> None:
 
 _SCAN_AND_PRINT = """
 import json, os, sys
-from tui_sender.core.scan import iter_scan
+from tui_sender.core.scan.scanner import iter_scan
 
 user, warm_up, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
 if user:
@@ -720,7 +720,7 @@ def test_a_reader_bug_costs_one_file_not_the_scan(
 ) -> None:
     save(tmp_path / "a.dcm", image())
     save(tmp_path / "b.dcm", image())
-    import tui_sender.core.scan as scan_module
+    import tui_sender.core.scan.scanner as scan_module
 
     real = scan_file
 

@@ -1,4 +1,4 @@
-"""The product's storage SCP (``tui_sender.core.scp``) and the ``scp`` subcommand.
+"""The product's storage SCP (``tui_sender.demo.receiver``) and the ``scp`` subcommand.
 
 Files are sent with pynetdicom's own SCU, so these tests do not depend on
 the product's sender.
@@ -34,7 +34,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from tests.peers import scu
 from tests.peers.dicom_files import dataset_bytes, make_instance, write_instance
-from tui_sender.core.scp import (
+from tui_sender.demo.receiver import (
     AssociationReport,
     StorageSCP,
     instance_file_name,

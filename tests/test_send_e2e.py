@@ -33,8 +33,8 @@ from tests.sending import (
     read_dataset,
     run_cli,
 )
-from tui_sender.core.recorded_path import path_from_record
-from tui_sender.core.sample_data import SampleSet, generate_samples, write_context_zoo
+from tui_sender.core.model.recorded_path import path_from_record
+from tui_sender.demo.samples.data import SampleSet, generate_samples, write_context_zoo
 
 MR = "1.2.840.10008.5.1.4.1.1.4"
 

@@ -12,11 +12,11 @@ import pytest
 
 from tests.fault_runs import CALLING_AE, QUICK_RETRY, write_study
 from tests.peers.pynetdicom_scp import ScriptedSCP
-from tui_sender.core.link import LinkSettings
-from tui_sender.core.progress import WorkerState
-from tui_sender.core.scan import scan_paths
-from tui_sender.core.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
-from tui_sender.core.transfer import TransferTarget
+from tui_sender.core.engine.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
+from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.model.progress import WorkerState
+from tui_sender.core.net.link import LinkSettings
+from tui_sender.core.scan.scanner import scan_paths
 
 
 def _session_to(scp: ScriptedSCP, tmp_path: Path, workers: int) -> Session:

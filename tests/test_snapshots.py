@@ -22,8 +22,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Log
 
-from tui_sender.core.events import LogMessage
-from tui_sender.core.sample_data import generate_samples
+from tui_sender.core.model.events import LogMessage
+from tui_sender.demo.samples.data import generate_samples
 from tui_sender.ui.screens.summary import SummaryScreen
 from tui_sender.ui.screenshots.clock import frozen_dashboard_clock
 from tui_sender.ui.screenshots.scenes import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tui_sender.core.outcomes import FileState
-from tui_sender.core.status import classify
+from tui_sender.core.dicom.status import classify
+from tui_sender.core.model.outcomes import FileState
 
 CASES = [
     (0x0000, FileState.SENT, False),

@@ -17,7 +17,7 @@ from pynetdicom.presentation import AllStoragePresentationContexts
 from tests.conftest import require_peer
 from tests.sending import check_counts_add_up, run_cli
 from tests.tls_certs import Certificates, make_certificates
-from tui_sender.core.sample_data import SampleSet, generate_samples
+from tui_sender.demo.samples.data import SampleSet, generate_samples
 
 
 @pytest.fixture(scope="module")

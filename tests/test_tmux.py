@@ -27,9 +27,9 @@ import pytest
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tests.tmux_terminal import FINISHED, TmuxTerminal, tmux_or_skip
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.sample_data import generate_samples
-from tui_sender.core.scan import scan_paths
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.scan.scanner import scan_paths
+from tui_sender.demo.samples.data import generate_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 SEND_TIMEOUT = 30.0

@@ -19,8 +19,8 @@ import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.sample_data import generate_samples
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.demo.samples.data import generate_samples
 from tui_sender.ui.app import SenderApp
 from tui_sender.ui.messages import DestinationsChanged
 from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen
@@ -371,7 +371,7 @@ async def test_send_with_none_chosen_opens_a_picker_that_goes_on_to_the_confirma
     tmp_path: Path,
 ) -> None:
     """s with nothing chosen: space chooses several, enter continues (not edits)."""
-    from tui_sender.core.remembered import load_chosen
+    from tui_sender.core.config.remembered import load_chosen
     from tui_sender.ui.screens.confirm import ConfirmScreen
 
     generate_samples(tmp_path / "samples", profile="tiny", seed=3)

@@ -16,8 +16,8 @@ import pytest
 from pydicom import dcmread
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.sample_data import SampleSet, generate_samples, generate_tiny_files
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.demo.samples.data import SampleSet, generate_samples, generate_tiny_files
 from tui_sender.ui.app import SenderApp
 from tui_sender.ui.screens.browse import BrowseScreen
 from tui_sender.ui.screens.summary import SummaryScreen

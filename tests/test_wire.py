@@ -19,9 +19,9 @@ from pynetdicom.dimse_messages import C_ECHO_RQ, C_ECHO_RSP, C_STORE_RQ, C_STORE
 from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.pdu import P_DATA_TF
 
-from tui_sender.core import wire
-from tui_sender.core.events import ContextResult
-from tui_sender.core.link import FailureKind, Link, LinkBroken, LinkSettings
+from tui_sender.core.model.events import ContextResult
+from tui_sender.core.net import wire
+from tui_sender.core.net.link import FailureKind, Link, LinkBroken, LinkSettings
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"

@@ -5,7 +5,7 @@ line per worker) with important lines scrolling above it. When piped or
 under cron: plain lines only, a progress line every few seconds, no escape
 codes. ``-v`` adds one line per file and the negotiation of every
 association. Reads the session's event queue and polls its
-:class:`~tui_sender.core.progress.WorkerProgress` at 10 Hz; never per file.
+:class:`~tui_sender.core.model.progress.WorkerProgress` at 10 Hz; never per file.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from tui_sender.core import registry
-from tui_sender.core.events import (
+from tui_sender.core.dicom import registry
+from tui_sender.core.engine.session import Session, SessionResult
+from tui_sender.core.model.events import (
     AssociationFailed,
     AssociationOpened,
     Event,
@@ -37,11 +38,10 @@ from tui_sender.core.events import (
     SessionFinished,
     SessionStarted,
 )
-from tui_sender.core.outcomes import FileState
-from tui_sender.core.progress import WorkerProgress
-from tui_sender.core.record import describe
-from tui_sender.core.recorded_path import display_path
-from tui_sender.core.session import Session, SessionResult
+from tui_sender.core.model.outcomes import FileState
+from tui_sender.core.model.progress import WorkerProgress
+from tui_sender.core.model.recorded_path import display_path
+from tui_sender.core.record.session_log import describe
 
 PLAIN_PROGRESS_EVERY = 5.0
 

@@ -18,7 +18,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from tui_sender.core.scp import part10_dataset_offset
+from tui_sender.demo.receiver import part10_dataset_offset
 
 UNCOMPRESSED = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 

@@ -44,7 +44,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.status import code_to_category
 from pynetdicom.transport import ThreadedAssociationServer
 
-from tui_sender.core.scp import (
+from tui_sender.demo.receiver import (
     instance_file_name,
     part10_dataset_offset,
     serve_in_background,
@@ -431,7 +431,7 @@ def _dataset_bytes(event: Event) -> bytes:
     """The data set as sent, whether pynetdicom kept it in memory or in a file.
 
     ``pynetdicom._config.STORE_RECV_CHUNKED_DATASET`` is process-wide and the
-    product's :class:`~tui_sender.core.scp.StorageSCP` turns it on, so both
+    product's :class:`~tui_sender.demo.receiver.StorageSCP` turns it on, so both
     cases happen in one test run.
     """
     temp_path = cast("Path | None", event.dataset_path)

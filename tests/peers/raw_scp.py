@@ -36,7 +36,7 @@ from pynetdicom.pdu_primitives import (
 from pynetdicom.presentation import PresentationContext
 
 from tests.peers.loopback_server import LoopbackServer
-from tui_sender.core import wire
+from tui_sender.core.net import wire
 
 UNKNOWN_PDU = b"\x53\x00\x00\x00\x00\x04\x00\x00\x00\x00"
 """A PDU of type 0x53, which PS3.8 does not define (pynetdicom's ``test_unknown_pdu_aborts``)."""

@@ -19,7 +19,7 @@ from pynetdicom.presentation import PresentationContext
 
 from tests.peers.dcmtk import file_pairs
 from tests.peers.processes import LOOPBACK
-from tui_sender.core.scp import set_tcp_nodelay
+from tui_sender.demo.receiver import set_tcp_nodelay
 
 _raw_send_lock = threading.Lock()
 

@@ -7,8 +7,8 @@ import os
 import sys
 from dataclasses import replace
 
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.settings import ConfigError
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.config.settings import ConfigError
 
 
 def positive_int(text: str) -> int:

@@ -16,9 +16,9 @@ from pathlib import Path
 from rich.console import Console
 
 from tui_sender.commands.common import positive_int
-from tui_sender.core.destinations import Destination
-from tui_sender.core.sample_data import PROFILES, generate_samples
-from tui_sender.core.scp import StorageSCP
+from tui_sender.core.config.destinations import Destination
+from tui_sender.demo.receiver import StorageSCP
+from tui_sender.demo.samples.data import PROFILES, generate_samples
 
 DEMO_AE = "DEMO_PACS"
 

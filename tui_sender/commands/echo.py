@@ -22,9 +22,9 @@ from tui_sender.commands.common import (
     positive_int,
     positive_seconds,
 )
-from tui_sender.core.destinations import DEFAULT_CALLING_AE
-from tui_sender.core.echo import EchoResult, FailureKind, echo
-from tui_sender.core.settings import ConfigError
+from tui_sender.core.config.destinations import DEFAULT_CALLING_AE
+from tui_sender.core.config.settings import ConfigError
+from tui_sender.core.engine.echo import EchoResult, FailureKind, echo
 
 EXIT_OK = 0
 EXIT_ECHO_FAILED = 1

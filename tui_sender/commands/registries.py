@@ -2,7 +2,7 @@
 
 They replace the Rust tool's ``show_sop_classes`` and ``show_transfer_syntaxes``
 binaries, which printed a sample of 20 entries; these list everything the
-engine knows (``tui_sender.core.registry``), so an administrator can check a
+engine knows (``tui_sender.core.dicom.registry``), so an administrator can check a
 UID or a name before blaming a destination.
 
 Options (both commands): ``--json`` for scripts, ``--category NAME`` (a key
@@ -57,7 +57,7 @@ from rich.console import Console
 from rich.text import Text
 
 from tui_sender.commands.common import silence_stdout_after_broken_pipe
-from tui_sender.core.registry import (
+from tui_sender.core.dicom.registry import (
     SopClassCategory,
     SopClassInfo,
     TransferSyntaxCategory,

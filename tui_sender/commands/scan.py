@@ -71,10 +71,10 @@ from rich.table import Table
 from rich.text import Text
 
 from tui_sender.commands.common import silence_stdout_after_broken_pipe
-from tui_sender.core.catalog import Catalog, SkippedFile, SkipReason, Study
-from tui_sender.core.discovery import as_path_str
-from tui_sender.core.registry import sop_class_name, transfer_syntax_name
-from tui_sender.core.scan import ScanProgress, iter_scan_batches
+from tui_sender.core.dicom.registry import sop_class_name, transfer_syntax_name
+from tui_sender.core.model.catalog import Catalog, SkippedFile, SkipReason, Study
+from tui_sender.core.scan.discovery import as_path_str
+from tui_sender.core.scan.scanner import ScanProgress, iter_scan_batches
 
 PROG = "tui-sender scan"
 EXIT_OK = 0

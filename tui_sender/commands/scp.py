@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from tui_sender.core.scp import DEFAULT_SCP_AE_TITLE, AssociationReport, StorageSCP
+from tui_sender.demo.receiver import DEFAULT_SCP_AE_TITLE, AssociationReport, StorageSCP
 
 EXIT_OK = 0
 EXIT_USAGE = 2

@@ -32,15 +32,15 @@ from tui_sender.commands.common import (
     positive_seconds,
 )
 from tui_sender.console import ConsoleSink
-from tui_sender.core.catalog import Catalog
-from tui_sender.core.destinations import AddressBook, DecompressPolicy, Destination
-from tui_sender.core.resume import ResumePlan, load_resume, request_header
-from tui_sender.core.scan import ScanProgress, scan_paths
-from tui_sender.core.session import EXIT_USAGE, Session, SessionOptions, SessionResult
-from tui_sender.core.settings import ConfigError
-from tui_sender.core.stored_index import StoredIndex
-from tui_sender.core.targets import TlsSetupError, transfer_target
-from tui_sender.core.transfer import RetryPolicy
+from tui_sender.core.config.destinations import AddressBook, DecompressPolicy, Destination
+from tui_sender.core.config.settings import ConfigError
+from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionOptions, SessionResult
+from tui_sender.core.engine.targets import TlsSetupError, transfer_target
+from tui_sender.core.engine.transfer import RetryPolicy
+from tui_sender.core.model.catalog import Catalog
+from tui_sender.core.record.resume import ResumePlan, load_resume, request_header
+from tui_sender.core.record.stored_index import StoredIndex
+from tui_sender.core.scan.scanner import ScanProgress, scan_paths
 
 DEFAULT_CALLING_AE = "TUI_SENDER"
 RUST_CALLING_AE = "RUST_SCU"

@@ -18,16 +18,16 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from tui_sender.core.catalog import Catalog, Instance
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.remembered import initial_choice, load_chosen, save_chosen
-from tui_sender.core.resume import request_header
-from tui_sender.core.scan import ScannedFile, ScanProgress, add_results, iter_scan_batches
-from tui_sender.core.selection import Selection
-from tui_sender.core.session import Session, SessionOptions
-from tui_sender.core.settings import ConfigError
-from tui_sender.core.stored_index import StoredIndex
-from tui_sender.core.targets import TlsSetupError, transfer_target
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.config.remembered import initial_choice, load_chosen, save_chosen
+from tui_sender.core.config.settings import ConfigError
+from tui_sender.core.engine.session import Session, SessionOptions
+from tui_sender.core.engine.targets import TlsSetupError, transfer_target
+from tui_sender.core.model.catalog import Catalog, Instance
+from tui_sender.core.record.resume import request_header
+from tui_sender.core.record.stored_index import StoredIndex
+from tui_sender.core.scan.scanner import ScannedFile, ScanProgress, add_results, iter_scan_batches
+from tui_sender.core.scan.selection import Selection
 from tui_sender.ui.host import SenderHost
 from tui_sender.ui.messages import DestinationsChanged, ScanBatchArrived, ScanFinished
 from tui_sender.ui.providers import SenderCommands

@@ -13,9 +13,9 @@ from typing import Protocol, runtime_checkable
 
 from textual.message import Message
 
-from tui_sender.core.catalog import Catalog, Instance
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.selection import Selection
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.model.catalog import Catalog, Instance
+from tui_sender.core.scan.selection import Selection
 
 
 @runtime_checkable

@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui_sender import __version__
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.settings import ConfigError
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.config.settings import ConfigError
 
 if TYPE_CHECKING:
     from textual.app import App
     from textual.screen import Screen
 
-    from tui_sender.core.session import Session
+    from tui_sender.core.engine.session import Session
     from tui_sender.ui.screens.transfer import TransferScreen
 
 STOP_WITHIN = 10.0
@@ -202,7 +202,7 @@ class _Dashboards:
 
     def stop_unfinished(self) -> list[Session]:
         """Cancel every session whose screen did not see it finish; return them."""
-        from tui_sender.core.session import Session
+        from tui_sender.core.engine.session import Session
 
         stopping = []
         for screen in list(self._screens):
@@ -215,7 +215,7 @@ class _Dashboards:
 
 def _interrupted_journal(session: Session) -> Path | None:
     """The session's journal, if it shows the session did not finish on its own."""
-    from tui_sender.core.journal import read_journal
+    from tui_sender.core.record.journal import read_journal
 
     if session.files is None or not session.files.journal.exists():
         return None
@@ -267,7 +267,7 @@ def _write_crash_report(
     logs_dir: Path, code: int, error: BaseException | None, stopping: list[Session]
 ) -> Path | str:
     """Write the crash file; its path, or why it could not be written."""
-    from tui_sender.core.private_files import open_private, prepare_logs_dir
+    from tui_sender.core.base.private_files import open_private, prepare_logs_dir
 
     now = dt.datetime.now().astimezone()
     try:

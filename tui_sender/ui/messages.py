@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from tui_sender.core.scan import ScanBatch
+from tui_sender.core.scan.scanner import ScanBatch
 
 
 class ScanBatchArrived(Message):

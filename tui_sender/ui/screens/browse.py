@@ -15,7 +15,7 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static, Tree
 
-from tui_sender.core.selection import Mark
+from tui_sender.core.scan.selection import Mark
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.widgets.details import DetailsPane
 from tui_sender.ui.widgets.key_footer import KeyFooter

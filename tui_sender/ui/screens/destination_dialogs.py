@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from tui_sender.core.destinations import Destination
+from tui_sender.core.config.destinations import Destination
 from tui_sender.ui.widgets.echo_report import EchoReport, SelectedPair
 
 

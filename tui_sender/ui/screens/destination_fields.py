@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tui_sender.core.destinations import DecompressPolicy
+from tui_sender.core.config.destinations import DecompressPolicy
 
 FieldKind = Literal["text", "int", "float", "password", "switch", "choice"]
 

@@ -26,7 +26,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from tui_sender.core.destinations import DecompressPolicy, Destination
+from tui_sender.core.config.destinations import DecompressPolicy, Destination
 from tui_sender.ui.screens.destination_fields import (
     ALL_FIELDS,
     DECOMPRESS_CHOICES,

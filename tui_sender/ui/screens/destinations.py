@@ -17,8 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from tui_sender.core.destinations import Destination
-from tui_sender.core.settings import ConfigError
+from tui_sender.core.config.destinations import Destination
+from tui_sender.core.config.settings import ConfigError
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.messages import DestinationsChanged
 from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen

@@ -16,11 +16,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from tui_sender.core.catalog import Catalog
-from tui_sender.core.journal import list_journals, read_journal
-from tui_sender.core.resume import ResumePlan, load_resume
-from tui_sender.core.scan import scan_paths
-from tui_sender.core.settings import ConfigError
+from tui_sender.core.config.settings import ConfigError
+from tui_sender.core.model.catalog import Catalog
+from tui_sender.core.record.journal import list_journals, read_journal
+from tui_sender.core.record.resume import ResumePlan, load_resume
+from tui_sender.core.scan.scanner import scan_paths
 from tui_sender.ui.host import SenderHost, host_of
 
 SHOWN = 50

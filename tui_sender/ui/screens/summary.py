@@ -19,9 +19,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from tui_sender.core.catalog import Instance
-from tui_sender.core.recorded_path import display_path, path_from_record
-from tui_sender.core.session import RunningSession, SessionResult
+from tui_sender.core.engine.session import RunningSession, SessionResult
+from tui_sender.core.model.catalog import Instance
+from tui_sender.core.model.recorded_path import display_path, path_from_record
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.palette import palette
 from tui_sender.ui.widgets.key_footer import KeyFooter
@@ -152,7 +152,7 @@ class SummaryScreen(Screen[None]):
 
     def action_export(self) -> None:
         """Write the per-file CSV and the HTML report beside the JSON summary."""
-        from tui_sender.core.export import export_session
+        from tui_sender.core.record.export import export_session
 
         directory = self.result.summary_path.parent
         try:

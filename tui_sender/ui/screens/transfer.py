@@ -25,8 +25,9 @@ from textual.screen import Screen
 from textual.widgets import Header, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
-from tui_sender.core.catalog import Study
-from tui_sender.core.events import (
+from tui_sender.core.engine.session import RunningSession, SessionResult
+from tui_sender.core.model.catalog import Study
+from tui_sender.core.model.events import (
     AssociationFailed,
     AssociationOpened,
     Event,
@@ -37,10 +38,9 @@ from tui_sender.core.events import (
     StudyFinished,
     StudyStarted,
 )
-from tui_sender.core.outcomes import FileState
-from tui_sender.core.record import describe
-from tui_sender.core.recorded_path import display_path
-from tui_sender.core.session import RunningSession, SessionResult
+from tui_sender.core.model.outcomes import FileState
+from tui_sender.core.model.recorded_path import display_path
+from tui_sender.core.record.session_log import describe
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.key_footer import KeyFooter

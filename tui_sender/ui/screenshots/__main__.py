@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tui_sender.core.sample_data import PROFILES, generate_samples
+from tui_sender.demo.samples.data import PROFILES, generate_samples
 from tui_sender.ui.screenshots.clock import FrozenClock, frozen_dashboard_clock
 from tui_sender.ui.screenshots.scenes import (
     Scene,

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tui_sender.core.catalog import Catalog, Instance
-from tui_sender.core.destinations import AddressBook, Destination
-from tui_sender.core.scan import add_results, iter_scan
-from tui_sender.core.targets import transfer_target
+from tui_sender.core.config.destinations import AddressBook, Destination
+from tui_sender.core.engine.targets import transfer_target
+from tui_sender.core.model.catalog import Catalog, Instance
+from tui_sender.core.scan.scanner import add_results, iter_scan
 from tui_sender.ui.app import SenderApp
 from tui_sender.ui.screens.browse import BrowseScreen
 from tui_sender.ui.screens.transfer import TransferScreen

@@ -13,9 +13,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from tui_sender.core import registry
-from tui_sender.core.catalog import Instance
-from tui_sender.core.events import (
+from tui_sender.core.dicom import registry
+from tui_sender.core.dicom.negotiation import Batch, NoRoute, choose_route
+from tui_sender.core.dicom.status import classify
+from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.model.catalog import Instance
+from tui_sender.core.model.events import (
     AssociationOpened,
     ContextResult,
     Event,
@@ -25,10 +28,7 @@ from tui_sender.core.events import (
     StudyFinished,
     StudyStarted,
 )
-from tui_sender.core.negotiation import Batch, NoRoute, choose_route
-from tui_sender.core.outcomes import FileOutcome, FileState
-from tui_sender.core.status import classify
-from tui_sender.core.transfer import TransferTarget
+from tui_sender.core.model.outcomes import FileOutcome, FileState
 
 REJECTED_SOP_CLASSES = frozenset({"1.2.840.10008.5.1.4.1.1.11.1"})
 """The staged PACS does not store Grayscale Softcopy Presentation States."""

@@ -1,4 +1,4 @@
-"""A :class:`~tui_sender.core.session.Session` that opens no association.
+"""A :class:`~tui_sender.core.engine.session.Session` that opens no association.
 
 It is what the dashboard and summary pictures run on: the events up to a
 pause mid-transfer are queued when it is built and its workers' counters hold
@@ -21,19 +21,8 @@ from typing import Any
 
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
-from tui_sender.core.catalog import Catalog, Instance
-from tui_sender.core.events import (
-    AssociationClosed,
-    Event,
-    FileDone,
-    SessionFinished,
-    SessionStarted,
-)
-from tui_sender.core.negotiation import Batch, plan_batches
-from tui_sender.core.outcomes import FileState
-from tui_sender.core.progress import WorkerProgress, WorkerState
-from tui_sender.core.record import SessionFiles
-from tui_sender.core.session import (
+from tui_sender.core.dicom.negotiation import Batch, plan_batches
+from tui_sender.core.engine.session import (
     EXIT_FAILED,
     EXIT_OK,
     Session,
@@ -41,8 +30,19 @@ from tui_sender.core.session import (
     SessionResult,
     describe_target,
 )
-from tui_sender.core.summary import SummaryContext, build_summary
-from tui_sender.core.transfer import TransferTarget
+from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.model.catalog import Catalog, Instance
+from tui_sender.core.model.events import (
+    AssociationClosed,
+    Event,
+    FileDone,
+    SessionFinished,
+    SessionStarted,
+)
+from tui_sender.core.model.outcomes import FileState
+from tui_sender.core.model.progress import WorkerProgress, WorkerState
+from tui_sender.core.record.session_log import SessionFiles
+from tui_sender.core.record.summary import SummaryContext, build_summary
 from tui_sender.ui.screenshots.staged_script import (
     STAGED_STATUSES,
     association_opened,

@@ -15,9 +15,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui_sender.core import registry
-from tui_sender.core.catalog import Catalog, Instance, SkippedFile
-from tui_sender.core.recorded_path import display_path
+from tui_sender.core.dicom import registry
+from tui_sender.core.model.catalog import Catalog, Instance, SkippedFile
+from tui_sender.core.model.recorded_path import display_path
 from tui_sender.ui.widgets.study_tree import (
     NodeRef,
     PatientRef,

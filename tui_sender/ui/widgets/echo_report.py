@@ -9,7 +9,7 @@ thread's later messages are then dropped, and the thread ends at its
 (capped) timeouts.
 
 What would happen to each pair's files is decided by the engine's own
-router (:func:`tui_sender.core.negotiation.choose_route`), so the report and
+router (:func:`tui_sender.core.dicom.negotiation.choose_route`), so the report and
 a real send never disagree.
 """
 
@@ -25,11 +25,11 @@ from textual.message import Message
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tui_sender.core import registry
-from tui_sender.core.catalog import Instance
-from tui_sender.core.destinations import DecompressPolicy, Destination
-from tui_sender.core.echo import EchoResult, FailureKind, ProbeResult, echo, probe
-from tui_sender.core.negotiation import Conversion, NoRoute, choose_route
+from tui_sender.core.config.destinations import DecompressPolicy, Destination
+from tui_sender.core.dicom import registry
+from tui_sender.core.dicom.negotiation import Conversion, NoRoute, choose_route
+from tui_sender.core.engine.echo import EchoResult, FailureKind, ProbeResult, echo, probe
+from tui_sender.core.model.catalog import Instance
 
 ECHO_WAIT_CAP = 15.0
 """Seconds any single wait of the test may take (connect, associate, answer, release),

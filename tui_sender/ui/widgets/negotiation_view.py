@@ -16,8 +16,8 @@ from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
 
-from tui_sender.core import registry
-from tui_sender.core.events import AssociationOpened
+from tui_sender.core.dicom import registry
+from tui_sender.core.model.events import AssociationOpened
 
 ACCEPTED = re.compile(r"\d+ accepted")
 REJECTED = re.compile(r"\d+ rejected")

@@ -20,8 +20,8 @@ from textual.theme import Theme
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from tui_sender.core.catalog import Catalog, Patient, Series, Study
-from tui_sender.core.selection import Mark, Selection
+from tui_sender.core.model.catalog import Catalog, Patient, Series, Study
+from tui_sender.core.scan.selection import Mark, Selection
 from tui_sender.ui.palette import palette
 
 

@@ -3,7 +3,7 @@
 Line one: name, state, association, the study's progress bar and count,
 rate, and the worker's sent / warning / failed counts. Line two: the
 destination and the file in flight. Redrawn from
-:class:`~tui_sender.core.progress.WorkerProgress` on the dashboard's timer;
+:class:`~tui_sender.core.model.progress.WorkerProgress` on the dashboard's timer;
 the worker thread never touches the screen.
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 from rich.style import Style
 
-from tui_sender.core.progress import WorkerProgress, WorkerState
-from tui_sender.core.recorded_path import display_path
+from tui_sender.core.model.progress import WorkerProgress, WorkerState
+from tui_sender.core.model.recorded_path import display_path
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import size_text
 

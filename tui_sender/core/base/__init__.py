@@ -1,0 +1,1 @@
+"""Small helpers below everything else: GIL hand-overs, private files."""

@@ -1,0 +1,459 @@
+"""A send session: plan, run the workers, keep the record, say how it went.
+
+The session is the one place that knows every file it was given, so it is
+where "every file ends in exactly one state" is enforced: the scan's skipped
+paths are recorded as skipped, instances a destination already holds (by
+the stored-instance index) are recorded as skipped with the session that
+stored them, workers report every file they took, and whatever no worker
+reached (cancelled, destination dead) is recorded as failed with the reason
+before the summary is written.
+
+Callers (the CLI, the TUI) run :meth:`Session.run` in a thread of their own,
+read :attr:`Session.events` and poll :attr:`Session.progress` on a timer, and
+call :meth:`Session.cancel` from any thread.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from tui_sender.core.base.private_files import prepare_logs_dir, write_private_json
+from tui_sender.core.dicom.negotiation import plan_batches
+from tui_sender.core.engine.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
+from tui_sender.core.model.catalog import Catalog, Instance, SkipReason
+from tui_sender.core.model.events import (
+    Event,
+    FileDone,
+    LogMessage,
+    SessionFinished,
+    SessionStarted,
+)
+from tui_sender.core.model.outcomes import FileOutcome, FileState
+from tui_sender.core.model.progress import WorkerProgress
+from tui_sender.core.model.recorded_path import display_path
+from tui_sender.core.record.session_log import SessionFiles, SessionLog, new_session_id
+from tui_sender.core.record.stored_index import PendingStores, StoredIndex
+from tui_sender.core.record.summary import Ledger, SummaryContext, build_summary
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_ASSOCIATION = 3
+
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between the collector's young passes while workers run (Python's
+default: 700). Every pass holds the GIL the workers and the screen share; with
+thousands of small files a second, the default made 16 generation-1 passes and a
+full one (50 ms in all) inside a 5 s session of the app. Objects a session
+allocates are freed by reference counting; the collector is there for cycles,
+which can wait."""
+
+
+@contextmanager
+def _collector_eased() -> Iterator[None]:
+    """While files are sent and the record is written, the collector stays out of the way.
+
+    The catalog, the plan and (in the app) every widget outlive the session's
+    work: frozen, the collector's full passes, which hold the GIL the workers
+    and the screen need, scan only what the session allocates (in the app, one
+    full pass over the widgets stopped every worker and the screen for about
+    70 ms; with a 100,000-file catalog it would be far longer), and its young
+    passes come GC_YOUNG_THRESHOLD allocations apart. Both are put back after.
+    """
+    gc.freeze()
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOptions:
+    """How a session records itself and what it may skip."""
+
+    logs_dir: Path = Path("logs")
+    include_phi: bool = False
+    session_id: str | None = None
+    cancel_grace: float = 1.0
+    """Seconds a cancelled worker may take to finish its C-STORE before its socket is shut."""
+    configuration: Mapping[str, Any] = field(default_factory=dict)
+    """Settings to copy into the summary (never secrets)."""
+    request: Mapping[str, Any] = field(default_factory=dict)
+    """What was asked (inputs, recursion, selection, destinations), for the journal header:
+    ``--resume`` asks it again."""
+    index: StoredIndex | None = None
+    """The stored-instance index; None: neither consulted nor updated."""
+    skip_stored: bool = True
+    """Skip instances the index says the destination already holds (off: ``--force``)."""
+    resumed_from: str = ""
+    """The session this one resumes, if any."""
+
+
+class RunningSession(Protocol):
+    """What a screen needs of a running session (a :class:`Session`, or a staged one)."""
+
+    catalog: Catalog
+    targets: list[TransferTarget]
+    events: queue.SimpleQueue[Event]
+    progress: list[WorkerProgress]
+
+    @property
+    def file_count(self) -> int: ...
+
+    @property
+    def byte_count(self) -> int: ...
+
+    @property
+    def cancelled(self) -> bool: ...
+
+    @property
+    def expected_workers(self) -> int: ...
+
+    def cancel(self) -> None: ...
+
+    def cancel_now(self) -> None: ...
+
+    def run(self) -> SessionResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    """How the session ended and where its record is."""
+
+    session_id: str
+    exit_code: int
+    cancelled: bool
+    counts: dict[str, int]
+    summary_path: Path
+    log_path: Path
+    summary: dict[str, Any]
+
+
+class Session:
+    """Sends studies of a catalog to one or more destinations.
+
+    What to send: ``instances`` (e.g. from a :class:`~tui_sender.core.scan.selection.Selection`),
+    else the studies named by ``study_uids``, else the whole catalog.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        targets: Sequence[TransferTarget],
+        *,
+        study_uids: Sequence[str] | None = None,
+        instances: Sequence[Instance] | None = None,
+        options: SessionOptions | None = None,
+    ) -> None:
+        if not targets:
+            raise ValueError("a session needs at least one destination")
+        names = [t.name for t in targets]
+        if len(set(names)) != len(names):
+            raise ValueError("destination names must be unique within a session")
+        self.catalog = catalog
+        self.targets = list(targets)
+        self.options = options or SessionOptions()
+        self.session_id = self.options.session_id or new_session_id()
+        self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self.progress: list[WorkerProgress] = []
+        self.ledger = Ledger()
+        if instances is None:
+            chosen = (
+                catalog.studies_by_uid(study_uids)
+                if study_uids is not None
+                else list(catalog.studies.values())
+            )
+            instances = [i for s in chosen for i in s.instances()]
+        self._files: list[Instance] = list(instances)
+        self._cancel = threading.Event()
+        self._cancel_at: float | None = None
+        self._workers: list[Worker] = []
+        self._lock = threading.Lock()
+        self._log: SessionLog | None = None
+        self._pending: PendingStores | None = None
+        self._dest_keys = {t.name: t.link.peer for t in self.targets}
+        self.files: SessionFiles | None = None
+
+    # -- control -----------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Stop: workers finish the C-STORE in flight (up to the grace period) and release."""
+        if self._cancel_at is None:
+            self._cancel_at = time.monotonic()
+        self._cancel.set()
+
+    def cancel_now(self) -> None:
+        """Stop at once: shut every association's socket (files in flight: outcome unknown)."""
+        self.cancel()
+        for worker in list(self._workers):
+            worker.interrupt()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once cancel was requested."""
+        return self._cancel.is_set()
+
+    @property
+    def file_count(self) -> int:
+        """Files this session was given (per destination)."""
+        return len(self._files)
+
+    @property
+    def byte_count(self) -> int:
+        """Bytes of those files (per destination)."""
+        return sum(i.size for i in self._files)
+
+    @property
+    def expected_workers(self) -> int:
+        """How many workers :meth:`run` will start, judged before it plans.
+
+        One per study up to each destination's worker count; a screen sizes
+        its worker panes with it before the first worker exists. Files found
+        already stored can make it fewer, studies split over associations more.
+        """
+        studies = len({i.study_uid for i in self._files})
+        return sum(max(1, min(t.workers, studies)) for t in self.targets)
+
+    # -- the run -----------------------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Record an event (log, journal, ledger, index) and pass it to the sinks' queue."""
+        with self._lock:
+            self.ledger.handle(event)
+            if self._log is not None:
+                self._log.handle(event)
+        if isinstance(event, FileDone) and self._pending is not None and event.outcome.stored:
+            o = event.outcome
+            key = self._dest_keys[o.destination]
+            self._pending.add(key, o.sop_instance_uid, o.file_size, event.at)
+        self.events.put(event)
+
+    def run(self) -> SessionResult:
+        """Send everything, write the record, return the result. Blocks."""
+        logs_dir = prepare_logs_dir(self.options.logs_dir)
+        self.files = SessionFiles(logs_dir, self.session_id)
+        self._log = SessionLog(self.files, self._journal_header(), self._dest_keys)
+        index = self.options.index
+        if index is not None:
+            index.catch_up(logs_dir)
+            self._pending = PendingStores(index, self.session_id)
+        started = time.time()
+        dest_names = [t.name for t in self.targets]
+        try:
+            self.ledger.skip_all(self.catalog.skipped, dest_names)
+            queues = []
+            for target in self.targets:
+                to_send = self._skip_already_stored(target)
+                if to_send:
+                    queues.append(DestinationQueue(target, plan_batches(_by_study(to_send))))
+            for q in queues:
+                count = max(1, min(q.target.workers, q.remaining))
+                for n in range(1, count + 1):
+                    name = f"{q.target.name}/w{n}" if len(self.targets) > 1 else f"w{n}"
+                    progress = WorkerProgress(name=name, destination=q.target.name)
+                    self.progress.append(progress)
+                    self._workers.append(Worker(name, q, self.emit, self._cancel, progress))
+            self.emit(
+                SessionStarted(
+                    session_id=self.session_id,
+                    destinations=tuple(dest_names),
+                    files=len(self._files),
+                    bytes=self.byte_count,
+                    studies=len({i.study_uid for i in self._files}),
+                    skipped=len(self.catalog.skipped),
+                    workers=len(self._workers),
+                    log_path=str(self.files.log),
+                    summary_path=str(self.files.summary),
+                )
+            )
+            self._log_remarks()
+            with _collector_eased():
+                self._run_workers()
+                self._account_for_the_rest()
+                if self._pending is not None:
+                    self._pending.flush()
+                ended = time.time()
+                exit_code = self._exit_code(queues)
+                summary = build_summary(
+                    self.ledger,
+                    self.catalog,
+                    SummaryContext(
+                        session_id=self.session_id,
+                        started_at=started,
+                        ended_at=ended,
+                        destinations=[describe_target(t) for t in self.targets],
+                        configuration={
+                            **self.options.configuration,
+                            "skip_already_stored": self.options.skip_stored,
+                            "resumed_from": self.options.resumed_from,
+                        },
+                        cancelled=self.cancelled,
+                        exit_code=exit_code,
+                        log_path=str(self.files.log),
+                        include_phi=self.options.include_phi,
+                    ),
+                )
+                write_private_json(self.files.summary, summary)
+            counts = self.ledger.counts()
+            self.emit(
+                SessionFinished(
+                    session_id=self.session_id,
+                    exit_code=exit_code,
+                    cancelled=self.cancelled,
+                    totals={**counts, **summary["totals"]},
+                    summary_path=str(self.files.summary),
+                    log_path=str(self.files.log),
+                )
+            )
+        finally:
+            if self._pending is not None:
+                self._pending.flush()
+            self._log.close()
+        return SessionResult(
+            session_id=self.session_id,
+            exit_code=exit_code,
+            cancelled=self.cancelled,
+            counts=counts,
+            summary_path=self.files.summary,
+            log_path=self.files.log,
+            summary=summary,
+        )
+
+    def _log_remarks(self) -> None:
+        """Say which files are sent despite a remark from the scan (e.g. a UID mismatch)."""
+        for inst in self._files:
+            for note in self.catalog.notes.get(inst.path, ()):
+                self.emit(
+                    LogMessage(
+                        level=logging.WARNING,
+                        message=f"{display_path(inst.path)}: {note}",
+                    )
+                )
+
+    def _journal_header(self) -> dict[str, Any]:
+        return {
+            "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "destination_keys": self._dest_keys,
+            "files": len(self._files),
+            "resumed_from": self.options.resumed_from,
+            **self.options.request,
+        }
+
+    def _skip_already_stored(self, target: TransferTarget) -> list[Instance]:
+        """The files still to send to ``target``; the rest are recorded as skipped."""
+        index = self.options.index
+        if index is None or not self.options.skip_stored:
+            return self._files
+        known = index.lookup(target.link.peer, [i.sop_instance_uid for i in self._files])
+        to_send = []
+        for inst in self._files:
+            record = known.get(inst.sop_instance_uid)
+            if record is None or record.size != inst.size:
+                to_send.append(inst)
+                continue
+            when = dt.datetime.fromtimestamp(record.stored_at).strftime("%Y-%m-%d %H:%M")
+            self._decide(
+                inst,
+                target,
+                FileState.SKIPPED,
+                f"{SkipReason.ALREADY_SENT.explanation} (session {record.session_id}, {when}); "
+                "--force sends it again",
+            )
+        return to_send
+
+    def _run_workers(self) -> None:
+        threads = [
+            threading.Thread(target=w.run, name=f"tui-sender {w.name}", daemon=True)
+            for w in self._workers
+        ]
+        for t in threads:
+            t.start()
+        interrupted = False
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.05)
+            if (
+                not interrupted
+                and self._cancel_at is not None
+                and time.monotonic() - self._cancel_at > self.options.cancel_grace
+            ):
+                interrupted = True
+                for w in self._workers:
+                    w.interrupt()
+
+    def _account_for_the_rest(self) -> None:
+        """Every file without an outcome yet fails with the reason it was not sent."""
+        for target in self.targets:
+            for inst in self._files:
+                if self.ledger.has(target.name, inst.path):
+                    continue
+                reason = CANCELLED if self.cancelled else "not attempted"
+                self._decide(inst, target, FileState.FAILED, reason)
+
+    def _decide(
+        self, inst: Instance, target: TransferTarget, state: FileState, reason: str
+    ) -> None:
+        """Record an outcome the session decides itself (no worker sent the file)."""
+        self.emit(
+            FileDone(
+                worker="session",
+                outcome=FileOutcome(
+                    path=inst.path,
+                    destination=target.name,
+                    state=state,
+                    sop_instance_uid=inst.sop_instance_uid,
+                    sop_class_uid=inst.sop_class_uid,
+                    study_uid=inst.study_uid,
+                    reason=reason,
+                    file_size=inst.size,
+                ),
+            )
+        )
+
+    def _exit_code(self, queues: Sequence[DestinationQueue]) -> int:
+        if queues and all(q.attempted and q.established == 0 for q in queues):
+            return EXIT_NO_ASSOCIATION
+        return EXIT_FAILED if self.ledger.counts()["failed"] else EXIT_OK
+
+
+def _by_study(instances: Sequence[Instance]) -> dict[str, list[Instance]]:
+    studies: dict[str, list[Instance]] = {}
+    for inst in instances:
+        studies.setdefault(inst.study_uid, []).append(inst)
+    return studies
+
+
+def describe_target(target: TransferTarget) -> dict[str, Any]:
+    """A destination as the summary records it (no secrets: TLS is recorded as on or off)."""
+    link = target.link
+    return {
+        "name": target.name,
+        "peer": link.peer,
+        "called_ae": link.called_ae,
+        "calling_ae": link.calling_ae,
+        "host": link.host,
+        "port": link.port,
+        "workers": target.workers,
+        "tls": link.tls_context is not None,
+        "max_pdu": link.max_pdu,
+        "timeouts": {
+            "connect": link.connect_timeout,
+            "acse": link.acse_timeout,
+            "dimse": link.dimse_timeout,
+            "network": link.network_timeout,
+        },
+        "decompress": target.decompress.value,
+    }

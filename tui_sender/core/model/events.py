@@ -1,0 +1,165 @@
+"""Small immutable messages the engine emits while a session runs.
+
+Workers put these on the session's event queue; sinks (the session log, the
+summary, the console, the TUI) read them. Past tense for things that
+happened. Continuous byte progress is not an event: it lives in
+:class:`tui_sender.core.model.progress.WorkerProgress`, which sinks poll on a timer,
+so a 2 GB file does not turn into 100,000 messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from time import time
+
+from tui_sender.core.model.outcomes import FileOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class ContextResult:
+    """One presentation context as the peer answered it."""
+
+    context_id: int
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    """The accepted syntax, or the proposed one when rejected."""
+    accepted: bool
+    result: str
+    """The peer's answer in words ("Accepted", "Abstract Syntax Not Supported", ...)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of all engine events; ``at`` is the wall-clock time it happened."""
+
+    at: float = field(default_factory=time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStarted(Event):
+    """A session began: what it will send, where, with how many workers."""
+
+    session_id: str
+    destinations: tuple[str, ...]
+    files: int
+    bytes: int
+    studies: int
+    skipped: int
+    workers: int
+    log_path: str
+    summary_path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationOpened(Event):
+    """A worker established an association and learnt what the peer accepts."""
+
+    worker: str
+    association_id: str
+    destination: str
+    peer: str
+    """``AE@host:port`` of the peer."""
+    max_pdu: int
+    """The peer's maximum PDU length (0: unlimited)."""
+    contexts: tuple[ContextResult, ...]
+    seconds: float
+
+    @property
+    def accepted(self) -> tuple[ContextResult, ...]:
+        """The accepted contexts."""
+        return tuple(c for c in self.contexts if c.accepted)
+
+    @property
+    def rejected(self) -> tuple[ContextResult, ...]:
+        """The rejected contexts."""
+        return tuple(c for c in self.contexts if not c.accepted)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationFailed(Event):
+    """A worker could not establish an association (and whether it will retry)."""
+
+    worker: str
+    destination: str
+    reason: str
+    retrying: bool
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssociationClosed(Event):
+    """An association ended: released cleanly, or aborted (by us or the peer)."""
+
+    worker: str
+    association_id: str
+    destination: str
+    released: bool
+    files: int
+    bytes: int
+    seconds: float
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudyStarted(Event):
+    """A worker took a study from the queue."""
+
+    worker: str
+    destination: str
+    study_uid: str
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudyFinished(Event):
+    """A worker finished a study (every file has an outcome)."""
+
+    worker: str
+    destination: str
+    study_uid: str
+    sent: int
+    warning: int
+    failed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileRetrying(Event):
+    """A file will be sent again (transient status, or outcome unknown)."""
+
+    worker: str
+    destination: str
+    path: str
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileDone(Event):
+    """A file reached its final state at a destination."""
+
+    worker: str
+    outcome: FileOutcome
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogMessage(Event):
+    """A line for the log pane and the session log (no patient data)."""
+
+    level: int = logging.INFO
+    message: str
+    worker: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionFinished(Event):
+    """The session ended; the record is on disk."""
+
+    session_id: str
+    exit_code: int
+    cancelled: bool
+    totals: dict[str, float]
+    summary_path: str
+    log_path: str

@@ -1,0 +1,1 @@
+"""Generators of sample studies: real pixel data, documents, odd files."""

@@ -21,7 +21,7 @@ from tests.sending import SendRun, check_counts_add_up, run_cli
 from tui_sender.core.engine.session import Session, SessionOptions, SessionResult
 from tui_sender.core.engine.transfer import RetryPolicy, TransferTarget
 from tui_sender.core.model.events import Event
-from tui_sender.core.net.link import LinkSettings
+from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.scan.scanner import scan_paths
 
 CALLING_AE = "FAULT_TEST"

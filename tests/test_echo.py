@@ -41,7 +41,8 @@ from tui_sender.commands import echo as echo_command
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.dicom.negotiation import FALLBACKS
 from tui_sender.core.engine.echo import FailureKind, echo, plan_probe, probe
-from tui_sender.core.net.link import MAX_CONTEXTS, Rejection
+from tui_sender.core.net.failures import Rejection
+from tui_sender.core.net.opening import MAX_CONTEXTS
 from tui_sender.demo.receiver import set_tcp_nodelay, shutdown_server
 
 pytestmark = pytest.mark.timeout(60)

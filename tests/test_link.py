@@ -30,16 +30,10 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from tests.peers.pynetdicom_scp import ScriptedSCP
-from tui_sender.core.net.link import (
-    AssociationError,
-    FailureKind,
-    Link,
-    LinkBroken,
-    LinkSettings,
-    ProposedContext,
-    Rejection,
-    open_link,
-)
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken, Rejection
+from tui_sender.core.net.link import Link
+from tui_sender.core.net.opening import ProposedContext, open_link
 from tui_sender.demo.receiver import part10_dataset_offset, serve_in_background, shutdown_server
 
 pytestmark = pytest.mark.timeout(60)

@@ -24,7 +24,7 @@ from tui_sender.core.dicom.negotiation import (
 )
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.model.events import ContextResult
-from tui_sender.core.net.link import MAX_CONTEXTS
+from tui_sender.core.net.opening import MAX_CONTEXTS
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 MR = "1.2.840.10008.5.1.4.1.1.4"

@@ -15,7 +15,7 @@ from tests.peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.engine.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
 from tui_sender.core.engine.transfer import TransferTarget
 from tui_sender.core.model.progress import WorkerState
-from tui_sender.core.net.link import LinkSettings
+from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.scan.scanner import scan_paths
 
 

@@ -21,7 +21,9 @@ from pynetdicom.pdu import P_DATA_TF
 
 from tui_sender.core.model.events import ContextResult
 from tui_sender.core.net import wire
-from tui_sender.core.net.link import FailureKind, Link, LinkBroken, LinkSettings
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.net.failures import FailureKind, LinkBroken
+from tui_sender.core.net.link import Link
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"

@@ -23,7 +23,7 @@ from tui_sender.core.config.destinations import DecompressPolicy
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.model.events import ContextResult
-from tui_sender.core.net.link import MAX_CONTEXTS, ProposedContext
+from tui_sender.core.net.opening import MAX_CONTEXTS, ProposedContext
 
 FALLBACKS: tuple[str, str] = (str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian))
 UNCOMPRESSED_LE = frozenset(FALLBACKS)

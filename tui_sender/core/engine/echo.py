@@ -5,12 +5,12 @@
 take?", so the TUI can show rejections before a send starts rather than as
 failed files afterwards.
 
-Both associate exactly as a send does: :func:`~tui_sender.core.net.link.open_link`
+Both associate exactly as a send does: :func:`~tui_sender.core.net.opening.open_link`
 with the settings and TLS context of :func:`~tui_sender.core.engine.targets.link_settings`,
 and the contexts of :func:`~tui_sender.core.dicom.negotiation.contexts_for_class`.
 So an echo that works means the send's association will work too, and every
-failure is the send path's :class:`~tui_sender.core.net.link.AssociationError`:
-one :class:`~tui_sender.core.net.link.FailureKind` and one sentence that says what
+failure is the send path's :class:`~tui_sender.core.net.failures.AssociationError`:
+one :class:`~tui_sender.core.net.failures.FailureKind` and one sentence that says what
 to check, whether the CLI, the TUI or the session log shows it. Nothing here
 prints or logs secrets; every wait is bounded by the destination's timeouts
 (optionally capped by ``timeout``).
@@ -30,16 +30,10 @@ from tui_sender.core.dicom.negotiation import FALLBACKS, UNCOMPRESSED_LE, contex
 from tui_sender.core.engine.targets import TlsSetupError, link_settings
 from tui_sender.core.model.events import ContextResult
 from tui_sender.core.net import wire
-from tui_sender.core.net.link import (
-    MAX_CONTEXTS,
-    AssociationError,
-    FailureKind,
-    Link,
-    LinkBroken,
-    LinkSettings,
-    ProposedContext,
-    open_link,
-)
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken
+from tui_sender.core.net.link import Link
+from tui_sender.core.net.opening import MAX_CONTEXTS, ProposedContext, open_link
 
 __all__ = [
     "AssociationError",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.engine.transfer import RetryPolicy, TransferTarget
-from tui_sender.core.net.link import LinkSettings
+from tui_sender.core.net.endpoint import LinkSettings
 
 
 class TlsSetupError(Exception):

@@ -64,16 +64,10 @@ from tui_sender.core.model.events import (
 from tui_sender.core.model.outcomes import FileOutcome, FileState
 from tui_sender.core.model.progress import WorkerProgress, WorkerState
 from tui_sender.core.net.breaker import Breaker, Pause, Trip
-from tui_sender.core.net.link import (
-    AssociationError,
-    FailureKind,
-    Link,
-    LinkBroken,
-    LinkSettings,
-    ProposedContext,
-    StoreReply,
-    open_link,
-)
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken
+from tui_sender.core.net.link import Link, StoreReply
+from tui_sender.core.net.opening import ProposedContext, open_link
 
 CANCELLED = "cancelled before it was sent"
 CANCELLED_IN_FLIGHT = (

@@ -1,9 +1,10 @@
 """One worker's loop: take a batch, keep an association, send, classify, retry.
 
-A worker owns at most one :class:`~tui_sender.core.net.link.Link` at a time and
-never shares it. Workers of one destination pull batches from a shared
-:class:`DestinationQueue` (largest first), so a big study never leaves the
-others idle. Every file handed to a worker leaves it with exactly one
+A worker owns at most one association at a time (an
+:class:`~tui_sender.core.engine.transport.Association`, opened through its
+destination's transport) and never shares it. Workers of one destination
+pull batches from a shared :class:`DestinationQueue` (largest first), so a
+big study never leaves the others idle. Every file handed to a worker leaves it with exactly one
 :class:`~tui_sender.core.model.outcomes.FileOutcome`.
 
 Retries (DESIGN.md):
@@ -48,6 +49,7 @@ from tui_sender.core.dicom.negotiation import (
     choose_route,
 )
 from tui_sender.core.dicom.status import classify
+from tui_sender.core.engine.transport import Association, DimseTransport, Transport
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.model.events import (
     AssociationClosed,
@@ -66,8 +68,8 @@ from tui_sender.core.model.progress import WorkerProgress, WorkerState
 from tui_sender.core.net.breaker import Breaker, Pause, Trip
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken
-from tui_sender.core.net.link import Link, StoreReply
-from tui_sender.core.net.opening import ProposedContext, open_link
+from tui_sender.core.net.link import StoreReply
+from tui_sender.core.net.opening import ProposedContext
 
 CANCELLED = "cancelled before it was sent"
 CANCELLED_IN_FLIGHT = (
@@ -113,6 +115,12 @@ class TransferTarget:
     max_per_association: int = 0
     """Release and reopen the association after this many C-STOREs (0: no limit). Some
     PACS leak memory per association or cap requests per association."""
+    transport: Transport | None = None
+    """How associations are opened; None: DIMSE to :attr:`link`."""
+
+    def connector(self) -> Transport:
+        """The transport the workers open associations through."""
+        return self.transport if self.transport is not None else DimseTransport(self.link)
 
 
 @dataclass(slots=True)
@@ -229,7 +237,8 @@ class Worker:
         self.emit = emit
         self.cancel = cancel
         self.progress = progress
-        self._link: Link | None = None
+        self._transport = self.target.connector()
+        self._link: Association | None = None
         self._link_contexts: frozenset[tuple[str, str]] = frozenset()
         self._link_id = ""
         self._link_opened = 0.0
@@ -430,7 +439,7 @@ class Worker:
         if reply.error_comment and verdict.state is not FileState.SENT:
             reason += f" [PACS says: {reply.error_comment}]"
         if verdict.retry:
-            reason += f" (after {item.attempts} attempts)"
+            reason += f" (after {_attempts(item.attempts)})"
         return self._finish(
             item,
             verdict.state,
@@ -488,7 +497,7 @@ class Worker:
 
     # -- one C-STORE -----------------------------------------------------------
 
-    def _store(self, link: Link, inst: Instance, route: Route) -> StoreReply:
+    def _store(self, link: Association, inst: Instance, route: Route) -> StoreReply:
         progress = self.progress
         progress.state = WorkerState.SENDING
         progress.current_path = inst.path
@@ -577,7 +586,7 @@ class Worker:
 
     # -- associations ----------------------------------------------------------
 
-    def _ensure_link(self, batch: Batch) -> Link | None:
+    def _ensure_link(self, batch: Batch) -> Association | None:
         """The current association if it covers the batch, else a new one.
 
         None when no association can be had: the destination is dead (see
@@ -606,7 +615,7 @@ class Worker:
             started = time.monotonic()
             self.queue.attempted = True
             try:
-                link = open_link(self.target.link, batch.contexts, self._remember_socket)
+                link = self._transport.open(batch.contexts, self._remember_socket)
             except AssociationError as exc:
                 self._forget_socket()
                 if exc.kind is FailureKind.NO_CONTEXTS:
@@ -652,8 +661,7 @@ class Worker:
                 elif others:
                     raise _StepAside(exc.message) from exc
                 else:
-                    times = "1 attempt" if attempt == 1 else f"{attempt} attempts"
-                    self._give_up(f"{exc.message} (gave up after {times})")
+                    self._give_up(f"{exc.message} (gave up after {_attempts(attempt)})")
                 return None
             self._forget_socket()
             self._set_link(link)
@@ -716,7 +724,7 @@ class Worker:
         with self._socket_lock:
             self._connecting_socket = None
 
-    def _set_link(self, link: Link | None) -> None:
+    def _set_link(self, link: Association | None) -> None:
         """Hold ``link`` (or none), where :meth:`interrupt` can reach it."""
         with self._socket_lock:
             self._link = link
@@ -746,7 +754,7 @@ class Worker:
         self._emit_closed(link, released=released, note=note)
         self._set_link(None)
 
-    def _emit_closed(self, link: Link, *, released: bool, note: str) -> None:
+    def _emit_closed(self, link: Association, *, released: bool, note: str) -> None:
         self.emit(
             AssociationClosed(
                 worker=self.name,
@@ -759,6 +767,10 @@ class Worker:
                 note=note,
             )
         )
+
+
+def _attempts(n: int) -> str:
+    return "1 attempt" if n == 1 else f"{n} attempts"
 
 
 def _not_resent(item: _Pending, reason: str) -> str:

@@ -267,7 +267,7 @@ def _write_crash_report(
     logs_dir: Path, code: int, error: BaseException | None, stopping: list[Session]
 ) -> Path | str:
     """Write the crash file; its path, or why it could not be written."""
-    from tui_sender.core.base.private_files import open_private, prepare_logs_dir
+    from tui_sender.core.base.private_files import atomic_private, prepare_logs_dir
 
     now = dt.datetime.now().astimezone()
     try:
@@ -278,10 +278,8 @@ def _write_crash_report(
         while path.exists():
             n += 1
             path = folder / f"{stem}-{n}.txt"
-        tmp = path.with_name(path.name + ".tmp")
-        with open_private(tmp, "w") as f:
+        with atomic_private(path) as f:
             f.write(crash_report(now, code, error, stopping))
-        os.replace(tmp, path)
     except OSError as exc:
         return str(exc)
     return path

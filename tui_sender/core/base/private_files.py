@@ -1,16 +1,21 @@
-"""Files only their owner may read: logs, journals, summaries, exports.
+"""Files only their owner may read: logs, journals, summaries, exports, the address book.
 
-Created with mode 0600 whatever the umask (``open`` then ``fchmod``), and
-JSON documents are written atomically (temp file, then rename) so a reader
-never sees half a summary.
+Created with mode 0600 whatever the umask (``open`` then ``fchmod``).
+Documents are written atomically by :func:`atomic_private` (a temp file
+beside the target, fsynced, then renamed over it, then the folder fsynced),
+the one way tui-sender replaces a file: a reader never sees half a summary,
+and a crash never leaves half an address book.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, overload
 
 from tui_sender.core.base.gil import handing_over
 
@@ -23,6 +28,69 @@ def open_private(path: Path, mode: str = "a") -> IO[str]:
     fd = os.open(path, flags, OWNER_ONLY)
     os.fchmod(fd, OWNER_ONLY)
     return os.fdopen(fd, mode, encoding="utf-8", errors="backslashreplace")
+
+
+@overload
+def atomic_private(
+    path: Path, *, binary: Literal[False] = False, newline: str | None = None
+) -> contextlib.AbstractContextManager[IO[str]]: ...
+
+
+@overload
+def atomic_private(
+    path: Path, *, binary: Literal[True], newline: None = None
+) -> contextlib.AbstractContextManager[IO[bytes]]: ...
+
+
+def atomic_private(
+    path: Path, *, binary: bool = False, newline: str | None = None
+) -> contextlib.AbstractContextManager[IO[Any]]:
+    """A file at ``path``, owner-only, that appears complete or not at all.
+
+    Text is UTF-8 (bytes that are not, as backslash escapes); ``newline`` as
+    for :func:`open` (the CSV writer wants ``""``). The temp file has a
+    unique name, so two writers never share one, and is removed when the
+    block raises.
+    """
+    return _atomic_private(path, binary, newline)
+
+
+@contextlib.contextmanager
+def _atomic_private(path: Path, binary: bool, newline: str | None) -> Iterator[IO[Any]]:
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        os.fchmod(fd, OWNER_ONLY)
+        stream: IO[Any]
+        if binary:
+            stream = os.fdopen(fd, "wb")
+        else:
+            stream = os.fdopen(
+                fd, "w", encoding="utf-8", errors="backslashreplace", newline=newline
+            )
+        with stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable; best effort (not every filesystem allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def prepare_logs_dir(logs_dir: Path) -> Path:
@@ -43,8 +111,7 @@ def write_private_json(path: Path, document: dict[str, Any]) -> None:
     100,000 files readable with grep and lets the C encoder write it (the
     indenting encoder is pure Python, about five times slower).
     """
-    tmp = path.with_name(path.name + ".tmp")
-    with open_private(tmp, "w") as f:
+    with atomic_private(path) as f:
         f.write("{")
         for n, (key, value) in enumerate(document.items()):
             f.write("," if n else "")
@@ -59,4 +126,3 @@ def write_private_json(path: Path, document: dict[str, Any]) -> None:
                 text = json.dumps(value, indent=2, ensure_ascii=False)
                 f.write(text.replace("\n", "\n  "))
         f.write("\n}\n")
-    os.replace(tmp, path)

@@ -25,11 +25,9 @@ does not keep them).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
-import tempfile
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,6 +37,7 @@ from pathlib import Path
 
 import tomli_w
 
+from tui_sender.core.base.private_files import atomic_private
 from tui_sender.core.config.settings import (
     DEFAULT_WORKERS,
     MAX_WORKERS,
@@ -429,21 +428,8 @@ class AddressBook:
         directory = self.path.parent
         if not directory.exists():
             directory.mkdir(mode=0o700, parents=True)
-        handle, temp_name = tempfile.mkstemp(
-            dir=directory, prefix=f".{self.path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(handle, "wb") as out:
-                os.fchmod(out.fileno(), 0o600)
-                out.write(payload)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp_name)
-            raise
-        _fsync_directory(directory)
+        with atomic_private(self.path, binary=True) as out:
+            out.write(payload)
 
     def get(self, name: str) -> Destination:
         """The destination called ``name``; a :class:`ConfigError` listing known names if none."""
@@ -505,17 +491,3 @@ class AddressBook:
                 f"destination {destination.name!r}: " + "; ".join(problems),
                 problems=tuple(problems),
             )
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable; best effort (not every filesystem allows it)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -42,15 +42,13 @@ import datetime as dt
 import html
 import json
 import os
-import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from tui_sender.core.base.private_files import OWNER_ONLY, write_private_json
+from tui_sender.core.base.private_files import atomic_private, write_private_json
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.recorded_path import PATH_BYTES_KEY, display_path, path_from_record
 from tui_sender.core.record.session_log import SessionFiles
@@ -164,25 +162,6 @@ def _session_summary_path(summary: Record, log_path: Path | None) -> Path | None
 # -- writing files ---------------------------------------------------------------------
 
 
-@contextmanager
-def _private_atomic(path: Path, *, newline: str | None = None) -> Iterator[IO[str]]:
-    """A text file at ``path``, owner-only, that appears complete or not at all."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, OWNER_ONLY)
-        with os.fdopen(
-            fd, "w", encoding="utf-8", errors="backslashreplace", newline=newline
-        ) as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 # -- CSV -----------------------------------------------------------------------------
 
 
@@ -206,7 +185,7 @@ def export_csv(summary: Record, path: Path) -> Path:
     """One row per file record of ``summary`` (see :data:`CSV_COLUMNS`); returns ``path``."""
     sop_name = _memo(registry.sop_class_name)
     syntax_name = _memo(registry.transfer_syntax_name)
-    with _private_atomic(path, newline="") as stream:
+    with atomic_private(path, newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(CSV_COLUMNS)
         for record in _files(summary):
@@ -370,7 +349,7 @@ def export_html(summary: Record, path: Path, *, csv_name: str = "the CSV export"
     ``csv_name`` is what the page tells readers to open for the rows it leaves out.
     """
     report = _Report(summary, csv_name)
-    with _private_atomic(path) as stream:
+    with atomic_private(path) as stream:
         stream.write(report.render())
     return path
 

@@ -96,8 +96,9 @@ def test_destinations(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[i
 def test_confirm(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[int, int]) -> None:
     """The confirmation over the browser, after choosing PACS-MAIN and pressing s.
 
-    A dialog "Confirm send": "Send 2 studies, 72 files (667.4 kB)", then
-    "→ PACS-MAIN: MAINPACS@10.20.0.15:104 as TUI_SENDER, 2 workers", and the
+    A dialog "Confirm send" with the engine's plan: "Send 72 files in 2 studies
+    (667.4 kB)", then "→ PACS-MAIN: MAINPACS@10.20.0.15:104 as TUI_SENDER, 2
+    associations", and the
     buttons "Send (enter)" and "Back (esc)" whole, inside the dialog. Behind it
     the browser, dimmed, with both studies still marked [x].
     """

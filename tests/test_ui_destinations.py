@@ -390,7 +390,7 @@ async def test_send_with_none_chosen_opens_a_picker_that_goes_on_to_the_confirma
         assert isinstance(picker, DestinationsScreen) and picker.for_send
         await pilot.press("space", "down", "space", "enter")
         assert isinstance(app.screen, ConfirmScreen)
-        assert [d.name for d in app.screen.plan.destinations] == ["ARCHIVE-A", "ARCHIVE-B"]
+        assert [d.target.name for d in app.screen.plan.destinations] == ["ARCHIVE-A", "ARCHIVE-B"]
         await pilot.press("escape")
         await pilot.pause()
         assert load_chosen() == ["ARCHIVE-A", "ARCHIVE-B"]

@@ -34,11 +34,12 @@ from tui_sender.commands.common import (
 from tui_sender.console import ConsoleSink
 from tui_sender.core.config.destinations import AddressBook, DecompressPolicy, Destination
 from tui_sender.core.config.settings import ConfigError
-from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionOptions, SessionResult
-from tui_sender.core.engine.targets import TlsSetupError, transfer_target
+from tui_sender.core.engine.prepare import SendRequest, check_destinations, prepare_send
+from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionResult
+from tui_sender.core.engine.targets import TlsSetupError
 from tui_sender.core.engine.transfer import RetryPolicy
 from tui_sender.core.model.catalog import Catalog
-from tui_sender.core.record.resume import ResumePlan, load_resume, request_header
+from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScanProgress, scan_paths
 
@@ -149,19 +150,18 @@ def run(args: argparse.Namespace) -> int:
     console = Console(highlight=False, stderr=False)
     err = Console(stderr=True, highlight=False)
     try:
-        request = _request(args)
-        targets = [
-            transfer_target(d, RetryPolicy(max_attempts=args.retries)) for d in request.destinations
-        ]
+        asked = _request(args)
+        check_destinations(asked.request)
     except (ConfigError, TlsSetupError) as exc:
         err.print(f"tui-sender send: {exc}", markup=False)
         return EXIT_USAGE
+    request, resume = asked.request, asked.resume
     missing = [p for p in request.inputs if not os.path.lexists(p)]
     if missing:
         err.print(f"tui-sender send: no such file or folder: {missing[0]}", markup=False)
         return EXIT_USAGE
-    if request.resume is not None and not args.quiet:
-        r = request.resume
+    if resume is not None and not args.quiet:
+        r = resume
         err.print(
             f"Resuming session {r.session_id} ({'ended' if r.complete else 'interrupted'}; "
             f"{r.stored} files stored then): sending what the destination does not hold yet",
@@ -169,34 +169,10 @@ def run(args: argparse.Namespace) -> int:
         )
 
     catalog = _scan(list(request.inputs), request.recursive, err, quiet=args.quiet)
-    instances = request.resume.select(catalog) if request.resume is not None else None
+    if resume is not None:
+        request = replace(request, instances=resume.select(catalog))
     index = StoredIndex()
-    session = Session(
-        catalog,
-        targets,
-        instances=instances,
-        options=SessionOptions(
-            logs_dir=args.logs_dir,
-            include_phi=args.include_phi,
-            configuration={
-                "inputs": list(request.inputs),
-                "recursive": request.recursive,
-                "threads": [d.workers for d in request.destinations],
-                "retries": args.retries,
-                "verbose": args.verbose,
-            },
-            request=request_header(
-                request.inputs,
-                request.recursive,
-                [(d, request.from_book) for d in request.destinations],
-                request.resume.study_uids if request.resume else None,
-                request.resume.series_uids if request.resume else None,
-            ),
-            index=index,
-            skip_stored=not args.force,
-            resumed_from=request.resume.session_id if request.resume else "",
-        ),
-    )
+    session = prepare_send(request, catalog, index).session
     sink = ConsoleSink(console, session, verbose=args.verbose, quiet=args.quiet)
     try:
         result = _run_with_ctrl_c(session, sink, err)
@@ -207,17 +183,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 @dataclass(frozen=True)
-class _Request:
+class _Asked:
     """What this run sends, where: from the flags, or from a journal (--resume)."""
 
-    inputs: tuple[str, ...]
-    recursive: bool
-    destinations: tuple[Destination, ...]
-    from_book: bool
+    request: SendRequest
     resume: ResumePlan | None
 
 
-def _request(args: argparse.Namespace) -> _Request:
+def _request(args: argparse.Namespace) -> _Asked:
     threads = args.threads if args.threads is not None else args.default_threads
     overrides: dict[str, object] = {
         "workers": threads,
@@ -230,6 +203,7 @@ def _request(args: argparse.Namespace) -> _Request:
         "max_per_association": args.max_per_association,
     }
     paths = [os.fsdecode(p) for p in [*args.input, *args.paths]]
+    plan: ResumePlan | None = None
     if args.resume:
         book = AddressBook.load(args.config)
         plan = load_resume(args.logs_dir, args.resume, book)
@@ -241,11 +215,33 @@ def _request(args: argparse.Namespace) -> _Request:
         else:
             changes = {k: v for k, v in overrides.items() if v is not None}
             destinations = tuple(replace(d, **changes) for d in plan.destinations)  # type: ignore[arg-type]
-        return _Request(plan.inputs, plan.recursive, destinations, args.dest is not None, plan)
-    if not paths:
-        raise ConfigError("no input: give -i PATH (a file or folder)")
-    destination = destination_from_args(args, **overrides)
-    return _Request(tuple(paths), args.recursive, (destination,), args.dest is not None, None)
+        inputs, recursive = plan.inputs, plan.recursive
+    else:
+        if not paths:
+            raise ConfigError("no input: give -i PATH (a file or folder)")
+        destinations = (destination_from_args(args, **overrides),)
+        inputs, recursive = tuple(paths), args.recursive
+    request = SendRequest(
+        inputs=inputs,
+        recursive=recursive,
+        destinations=destinations,
+        from_book=frozenset(d.name for d in destinations) if args.dest is not None else frozenset(),
+        study_uids=plan.study_uids if plan else None,
+        series_uids=plan.series_uids if plan else None,
+        retry=RetryPolicy(max_attempts=args.retries),
+        logs_dir=args.logs_dir,
+        include_phi=args.include_phi,
+        skip_stored=not args.force,
+        resumed_from=plan.session_id if plan else "",
+        configuration={
+            "inputs": list(inputs),
+            "recursive": recursive,
+            "threads": [d.workers for d in destinations],
+            "retries": args.retries,
+            "verbose": args.verbose,
+        },
+    )
+    return _Asked(request, plan)
 
 
 def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Catalog:

@@ -21,10 +21,9 @@ from textual.worker import Worker, WorkerState
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.config.remembered import initial_choice, load_chosen, save_chosen
 from tui_sender.core.config.settings import ConfigError
-from tui_sender.core.engine.session import Session, SessionOptions
-from tui_sender.core.engine.targets import TlsSetupError, transfer_target
+from tui_sender.core.engine.prepare import PreparedSend, SendRequest, prepare_send
+from tui_sender.core.engine.targets import TlsSetupError
 from tui_sender.core.model.catalog import Catalog, Instance
-from tui_sender.core.record.resume import request_header
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScannedFile, ScanProgress, add_results, iter_scan_batches
 from tui_sender.core.scan.selection import Selection
@@ -32,7 +31,7 @@ from tui_sender.ui.host import SenderHost
 from tui_sender.ui.messages import DestinationsChanged, ScanBatchArrived, ScanFinished
 from tui_sender.ui.providers import SenderCommands
 from tui_sender.ui.screens.browse import BrowseScreen
-from tui_sender.ui.screens.confirm import ConfirmScreen, SendPlan
+from tui_sender.ui.screens.confirm import ConfirmScreen
 from tui_sender.ui.screens.help import HelpScreen
 from tui_sender.ui.themes import DEFAULT_THEME, THEMES_DIR, load_themes
 
@@ -250,8 +249,7 @@ class SenderApp(App[int]):
         highlighted destination (or takes those chosen with space) and goes on
         to the confirmation.
         """
-        studies, files, size = self.selection.totals()
-        if not files:
+        if not self.selection.totals()[1]:
             self.notify("Select studies first (space, or a for all).", severity="warning")
             return
         if not self.chosen_destinations:
@@ -260,17 +258,18 @@ class SenderApp(App[int]):
             self.push_screen(DestinationsScreen(for_send=True), self._picked)
             return
         destinations = [self.book.get(name) for name in self.chosen_destinations]
-        plan = SendPlan(studies, files, size, tuple(destinations))
-        self.push_screen(ConfirmScreen(plan), self._confirmed)
+        prepared = self.prepare(destinations, self.selection.instances())
+        if prepared is not None:
+            self.push_screen(ConfirmScreen(prepared.plan), lambda go: self._confirmed(prepared, go))
 
     def _picked(self, go_on: bool | None) -> None:
         if go_on and self.chosen_destinations:
             self.action_send()
 
-    def _confirmed(self, plan: SendPlan | None) -> None:
-        if plan is not None:
+    def _confirmed(self, prepared: PreparedSend, go: bool | None) -> None:
+        if go:
             self.remember_chosen()
-            self.start_session(list(plan.destinations), self.selection.instances())
+            self.begin(prepared)
 
     def start_session(
         self,
@@ -281,52 +280,53 @@ class SenderApp(App[int]):
         inputs: list[str] | None = None,
         resumed_from: str = "",
     ) -> None:
-        """Build a session and open the dashboard on it.
+        """Plan a session and open the dashboard on it (resume, resend: already confirmed)."""
+        prepared = self.prepare(
+            destinations, instances, catalog=catalog, inputs=inputs, resumed_from=resumed_from
+        )
+        if prepared is not None:
+            self.begin(prepared)
 
-        Instances the destination already holds (by the stored-instance
-        index) are recorded as skipped, as with ``tui-sender send``.
-        """
-        from tui_sender.ui.screens.transfer import TransferScreen
-
-        source = catalog or self.catalog
-        paths = inputs if inputs is not None else self.paths
-        studies = sorted({i.study_uid for i in instances})
-        series = sorted({i.series_uid for i in instances})
-        try:
-            session = Session(
-                source,
-                [transfer_target(d) for d in destinations],
-                instances=instances,
-                options=self._session_options(paths, destinations, studies, series, resumed_from),
-            )
-        except TlsSetupError as exc:  # the TLS files are read before anything starts
-            self.notify(str(exc), title="TLS", severity="error")
-            return
-        self.push_screen(TransferScreen(session))
-
-    def _session_options(
+    def prepare(
         self,
-        paths: list[str],
         destinations: list[Destination],
-        studies: list[str],
-        series: list[str],
-        resumed_from: str,
-    ) -> SessionOptions:
-        """How an app session records itself (the journal header makes it resumable)."""
-        return SessionOptions(
+        instances: list[Instance],
+        *,
+        catalog: Catalog | None = None,
+        inputs: list[str] | None = None,
+        resumed_from: str = "",
+    ) -> PreparedSend | None:
+        """The plan and session for sending ``instances``, as ``tui-sender send`` makes them.
+
+        Instances a destination already holds (by the stored-instance index)
+        are skipped; the journal header makes the session resumable. None,
+        with a notification, when a destination's TLS files cannot be read.
+        """
+        paths = inputs if inputs is not None else self.paths
+        request = SendRequest(
+            inputs=tuple(paths),
+            recursive=self.recursive,
+            destinations=tuple(destinations),
+            from_book=frozenset(d.name for d in destinations if d.name in self.book),
+            instances=instances,
+            study_uids=sorted({i.study_uid for i in instances}),
+            series_uids=sorted({i.series_uid for i in instances}),
             logs_dir=self.logs_dir,
             include_phi=self.settings.include_phi,
-            configuration={"inputs": paths, "via": "tui"},
-            request=request_header(
-                paths,
-                self.recursive,
-                [(d, d.name in self.book) for d in destinations],
-                studies,
-                series,
-            ),
-            index=self.stored_index(),
             resumed_from=resumed_from,
+            configuration={"inputs": list(paths), "via": "tui"},
         )
+        try:
+            return prepare_send(request, catalog or self.catalog, self.stored_index())
+        except TlsSetupError as exc:  # the TLS files are read before anything starts
+            self.notify(str(exc), title="TLS", severity="error")
+            return None
+
+    def begin(self, prepared: PreparedSend) -> None:
+        """Open the dashboard on a prepared session; it starts sending there."""
+        from tui_sender.ui.screens.transfer import TransferScreen
+
+        self.push_screen(TransferScreen(prepared.session))
 
     def stored_index(self) -> StoredIndex | None:
         """The stored-instance index (None, with a notification, if it cannot be opened)."""

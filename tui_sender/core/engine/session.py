@@ -1,4 +1,4 @@
-"""A send session: plan, run the workers, keep the record, say how it went.
+"""A send session: run the plan's workers, keep the record, say how it went.
 
 The session is the one place that knows every file it was given, so it is
 where "every file ends in exactly one state" is enforced: the scan's skipped
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tui_sender.core.base.private_files import prepare_logs_dir, write_private_json
-from tui_sender.core.dicom.negotiation import plan_batches
+from tui_sender.core.engine.plan import SendPlan, make_plan
 from tui_sender.core.engine.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
-from tui_sender.core.model.catalog import Catalog, Instance, SkipReason
+from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.model.events import (
     Event,
     FileDone,
@@ -145,8 +145,10 @@ class SessionResult:
 class Session:
     """Sends studies of a catalog to one or more destinations.
 
-    What to send: ``instances`` (e.g. from a :class:`~tui_sender.core.scan.selection.Selection`),
-    else the studies named by ``study_uids``, else the whole catalog.
+    What to send: the ``plan`` (:func:`~tui_sender.core.engine.prepare.prepare_send` makes
+    one for ``send``, the app and ``--resume``); without one, ``instances`` (e.g. from a
+    :class:`~tui_sender.core.scan.selection.Selection`), else the studies named by
+    ``study_uids``, else the whole catalog, planned when the session runs.
     """
 
     def __init__(
@@ -157,6 +159,7 @@ class Session:
         study_uids: Sequence[str] | None = None,
         instances: Sequence[Instance] | None = None,
         options: SessionOptions | None = None,
+        plan: SendPlan | None = None,
     ) -> None:
         if not targets:
             raise ValueError("a session needs at least one destination")
@@ -170,7 +173,10 @@ class Session:
         self.events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self.progress: list[WorkerProgress] = []
         self.ledger = Ledger()
-        if instances is None:
+        self.plan = plan
+        if plan is not None:
+            instances = plan.instances
+        elif instances is None:
             chosen = (
                 catalog.studies_by_uid(study_uids)
                 if study_uids is not None
@@ -224,6 +230,8 @@ class Session:
         its worker panes with it before the first worker exists. Files found
         already stored can make it fewer, studies split over associations more.
         """
+        if self.plan is not None:
+            return sum(d.associations for d in self.plan.destinations)
         studies = len({i.study_uid for i in self._files})
         return sum(max(1, min(t.workers, studies)) for t in self.targets)
 
@@ -247,18 +255,29 @@ class Session:
         self.files = SessionFiles(logs_dir, self.session_id)
         self._log = SessionLog(self.files, self._journal_header(), self._dest_keys)
         index = self.options.index
+        plan = self.plan
+        if plan is None:
+            if index is not None:
+                index.catch_up(logs_dir)
+            plan = self.plan = make_plan(
+                self._files,
+                self.catalog.skipped,
+                self.targets,
+                index=index,
+                skip_stored=self.options.skip_stored,
+            )
         if index is not None:
-            index.catch_up(logs_dir)
             self._pending = PendingStores(index, self.session_id)
         started = time.time()
         dest_names = [t.name for t in self.targets]
         try:
-            self.ledger.skip_all(self.catalog.skipped, dest_names)
+            self.ledger.skip_all(plan.unreadable, dest_names)
             queues = []
-            for target in self.targets:
-                to_send = self._skip_already_stored(target)
-                if to_send:
-                    queues.append(DestinationQueue(target, plan_batches(_by_study(to_send))))
+            for share in plan.destinations:
+                for stored in share.already_stored:
+                    self._decide(stored.instance, share.target, FileState.SKIPPED, stored.reason)
+                if share.batches:
+                    queues.append(DestinationQueue(share.target, share.batches))
             for q in queues:
                 count = max(1, min(q.target.workers, q.remaining))
                 for n in range(1, count + 1):
@@ -352,28 +371,6 @@ class Session:
             **self.options.request,
         }
 
-    def _skip_already_stored(self, target: TransferTarget) -> list[Instance]:
-        """The files still to send to ``target``; the rest are recorded as skipped."""
-        index = self.options.index
-        if index is None or not self.options.skip_stored:
-            return self._files
-        known = index.lookup(target.link.peer, [i.sop_instance_uid for i in self._files])
-        to_send = []
-        for inst in self._files:
-            record = known.get(inst.sop_instance_uid)
-            if record is None or record.size != inst.size:
-                to_send.append(inst)
-                continue
-            when = dt.datetime.fromtimestamp(record.stored_at).strftime("%Y-%m-%d %H:%M")
-            self._decide(
-                inst,
-                target,
-                FileState.SKIPPED,
-                f"{SkipReason.ALREADY_SENT.explanation} (session {record.session_id}, {when}); "
-                "--force sends it again",
-            )
-        return to_send
-
     def _run_workers(self) -> None:
         threads = [
             threading.Thread(target=w.run, name=f"tui-sender {w.name}", daemon=True)
@@ -427,13 +424,6 @@ class Session:
         if queues and all(q.attempted and q.established == 0 for q in queues):
             return EXIT_NO_ASSOCIATION
         return EXIT_FAILED if self.ledger.counts()["failed"] else EXIT_OK
-
-
-def _by_study(instances: Sequence[Instance]) -> dict[str, list[Instance]]:
-    studies: dict[str, list[Instance]] = {}
-    for inst in instances:
-        studies.setdefault(inst.study_uid, []).append(inst)
-    return studies
 
 
 def describe_target(target: TransferTarget) -> dict[str, Any]:

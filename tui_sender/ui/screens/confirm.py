@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from tui_sender.core.config.destinations import Destination
-from tui_sender.ui.widgets.study_tree import size_text
+from tui_sender.core.engine.plan import SendPlan
 
 
-@dataclass(frozen=True)
-class SendPlan:
-    """What the user is about to confirm."""
-
-    studies: int
-    files: int
-    bytes: int
-    destinations: tuple[Destination, ...]
-
-
-class ConfirmScreen(ModalScreen[SendPlan | None]):
-    """Enter sends, escape goes back."""
+class ConfirmScreen(ModalScreen[bool]):
+    """Enter sends, escape goes back. Shows the engine's own plan, not a copy of its logic."""
 
     BINDINGS = [
         Binding("enter", "confirm", "Send", priority=True),
@@ -37,21 +24,12 @@ class ConfirmScreen(ModalScreen[SendPlan | None]):
         self.plan = plan
 
     def compose(self) -> ComposeResult:
-        p = self.plan
-        lines = [
-            f"Send {p.studies} stud{'y' if p.studies == 1 else 'ies'}, {p.files} files "
-            f"({size_text(p.bytes)})",
-            "",
-        ]
-        for d in p.destinations:
-            tls = ", TLS" if d.tls else ""
-            lines.append(
-                f"  → {d.name}: {d.peer_label} as {d.calling_ae}, {d.workers} worker"
-                f"{'s' if d.workers != 1 else ''}{tls}"
-            )
+        first, *rest = self.plan.lines()
         with Vertical(id="confirm-dialog", classes="dialog"):
             yield Static("Confirm send", classes="dialog-title")
-            yield Static("\n".join(lines), id="confirm-text")
+            yield Static(
+                "\n".join([f"Send {first}", "", *(f"  {line}" for line in rest)]), id="confirm-text"
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Send (enter)", variant="primary", id="send")
                 yield Button("Back (esc)", id="back")
@@ -64,11 +42,11 @@ class ConfirmScreen(ModalScreen[SendPlan | None]):
 
     def action_confirm(self) -> None:
         """Send."""
-        self.dismiss(self.plan)
+        self.dismiss(True)
 
     def action_cancel(self) -> None:
         """Back to the browser."""
-        self.dismiss(None)
+        self.dismiss(False)
 
 
 class YesNoScreen(ModalScreen[bool]):

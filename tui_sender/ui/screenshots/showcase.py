@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tui_sender.core.config.destinations import AddressBook, Destination
-from tui_sender.core.engine.targets import transfer_target
-from tui_sender.core.model.catalog import Catalog, Instance
+from tui_sender.core.engine.prepare import PreparedSend
+from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import add_results, iter_scan
 from tui_sender.ui.app import SenderApp
 from tui_sender.ui.screens.browse import BrowseScreen
@@ -76,19 +76,15 @@ class ShowcaseApp(SenderApp):
             if isinstance(screen, BrowseScreen):
                 screen.catalog_grew()
 
-    def start_session(
-        self,
-        destinations: list[Destination],
-        instances: list[Instance],
-        *,
-        catalog: Catalog | None = None,
-        inputs: list[str] | None = None,
-        resumed_from: str = "",
-    ) -> None:
+    def stored_index(self) -> StoredIndex | None:
+        """None: the staged show records nothing and skips nothing."""
+        return None
+
+    def begin(self, prepared: PreparedSend) -> None:
         """Open the dashboard on a staged session, paused mid-transfer."""
-        targets = [transfer_target(d) for d in destinations]
-        paths = inputs if inputs is not None else self.paths
-        self.staged = StagedSession(catalog or self.catalog, targets, instances, paths)
+        session = prepared.session
+        instances = list(prepared.plan.instances)
+        self.staged = StagedSession(session.catalog, session.targets, instances, self.paths)
         if self.clock is not None:
             self.clock.set_elapsed(0)
         screen = TransferScreen(self.staged)  # the session starts now, on this clock

@@ -1,0 +1,152 @@
+"""The plan: what goes where, on how many associations, and what is skipped and why.
+
+A stage of its own between the catalog and the workers. The confirmation
+screen shows it, ``send`` and ``--resume`` run it, and the session executes
+exactly it: nobody else decides which files a destination gets or how they
+are batched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import humanize
+
+from tui_sender.core.dicom.negotiation import Batch, plan_batches
+from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.model.catalog import Instance, SkippedFile, SkipReason
+from tui_sender.core.record.stored_index import StoredIndex
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyStored:
+    """A file this destination confirmed storing in an earlier session: skipped."""
+
+    instance: Instance
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationPlan:
+    """One destination's share of the plan."""
+
+    target: TransferTarget
+    batches: tuple[Batch, ...]
+    """Largest first; each goes over one association with its own contexts."""
+    already_stored: tuple[AlreadyStored, ...]
+
+    @property
+    def files(self) -> int:
+        """Files that will be offered to this destination."""
+        return sum(len(b.instances) for b in self.batches)
+
+    @property
+    def bytes(self) -> int:
+        return sum(b.bytes for b in self.batches)
+
+    @property
+    def associations(self) -> int:
+        """Associations that will run at once: one per batch, up to the destination's workers."""
+        return min(self.target.workers, len(self.batches)) if self.batches else 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    """Everything a session will do, decided before the first association."""
+
+    instances: tuple[Instance, ...]
+    """The files the session was given (each destination gets those not already stored)."""
+    unreadable: tuple[SkippedFile, ...]
+    """What the scan skipped (not DICOM, unreadable, duplicates): recorded, never sent."""
+    destinations: tuple[DestinationPlan, ...]
+
+    @property
+    def studies(self) -> int:
+        return len({i.study_uid for i in self.instances})
+
+    @property
+    def bytes(self) -> int:
+        return sum(i.size for i in self.instances)
+
+    def lines(self) -> list[str]:
+        """The plan in words, for the confirmation screen and the console."""
+        n, s = len(self.instances), self.studies
+        out = [
+            f"{n} file{'s' if n != 1 else ''} in {s} stud{'y' if s == 1 else 'ies'} "
+            f"({humanize.naturalsize(self.bytes)})"
+        ]
+        for d in self.destinations:
+            t = d.target
+            line = f"→ {t.name}: {t.link.peer} as {t.link.calling_ae}"
+            line += ", TLS" if t.link.tls_context is not None else ""
+            if not d.files:
+                line += ": nothing to send"
+            else:
+                if d.files != n:
+                    line += f": {d.files} files ({humanize.naturalsize(d.bytes)})"
+                a = d.associations
+                line += f", {a} association{'s' if a != 1 else ''}"
+            if d.already_stored:
+                line += f"; {len(d.already_stored)} already stored there, skipped"
+            out.append(line)
+        if self.unreadable:
+            reasons: dict[str, int] = {}
+            for skipped in self.unreadable:
+                key = skipped.reason.explanation
+                reasons[key] = reasons.get(key, 0) + 1
+            listed = "; ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
+            out.append(f"skipped by the scan: {listed}")
+        return out
+
+
+def make_plan(
+    instances: Sequence[Instance],
+    unreadable: Sequence[SkippedFile],
+    targets: Sequence[TransferTarget],
+    *,
+    index: StoredIndex | None = None,
+    skip_stored: bool = True,
+) -> SendPlan:
+    """Plan sending ``instances`` to each target.
+
+    With ``index`` and ``skip_stored``, files a destination already confirmed
+    (same SOP Instance UID and size) are left out of its batches and listed
+    with the session that stored them.
+    """
+    files = tuple(instances)
+    plans = []
+    for target in targets:
+        stored = _already_stored(files, target, index) if skip_stored else ()
+        left_out = {s.instance.path for s in stored}
+        to_send = [i for i in files if i.path not in left_out] if left_out else files
+        plans.append(DestinationPlan(target, tuple(plan_batches(_by_study(to_send))), stored))
+    return SendPlan(files, tuple(unreadable), tuple(plans))
+
+
+def _already_stored(
+    files: Sequence[Instance], target: TransferTarget, index: StoredIndex | None
+) -> tuple[AlreadyStored, ...]:
+    if index is None:
+        return ()
+    known = index.lookup(target.link.peer, [i.sop_instance_uid for i in files])
+    stored = []
+    for inst in files:
+        record = known.get(inst.sop_instance_uid)
+        if record is None or record.size != inst.size:
+            continue
+        when = dt.datetime.fromtimestamp(record.stored_at).strftime("%Y-%m-%d %H:%M")
+        reason = (
+            f"{SkipReason.ALREADY_SENT.explanation} (session {record.session_id}, {when}); "
+            "--force sends it again"
+        )
+        stored.append(AlreadyStored(inst, reason))
+    return tuple(stored)
+
+
+def _by_study(instances: Sequence[Instance]) -> dict[str, list[Instance]]:
+    studies: dict[str, list[Instance]] = {}
+    for inst in instances:
+        studies.setdefault(inst.study_uid, []).append(inst)
+    return studies

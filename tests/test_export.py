@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import collections
 import csv
-import html
 import os
 import re
 import stat
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -291,7 +292,11 @@ VOID = {"meta", "br", "hr", "img", "input", "link", "wbr"}
 
 
 class _Structure(HTMLParser):
-    """Checks that every element is closed in order and collects ids."""
+    """Checks that every element is closed in order; collects ids, texts and table cells.
+
+    Texts are what a browser shows, entities decoded: tests compare them with
+    the summary's values, whichever entity the escaping chose for a quote.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -299,18 +304,34 @@ class _Structure(HTMLParser):
         self.errors: list[str] = []
         self.ids: list[str] = []
         self.tags: collections.Counter[str] = collections.Counter()
+        self.texts: list[str] = []
+        self.rows: list[list[tuple[str, str]]] = []
+        """Each table row's cells as (class, text)."""
+        self._cell: tuple[str, list[str]] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags[tag] += 1
         self.ids += [v for k, v in attrs if k == "id" and v]
         if tag not in VOID:
             self.stack.append(tag)
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td":
+            self._cell = (dict(attrs).get("class") or "", [])
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
+        if self._cell is not None:
+            self._cell[1].append(data)
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
             self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
         else:
             self.stack.pop()
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append((self._cell[0], "".join(self._cell[1])))
+            self._cell = None
 
 
 def _parse(document: str) -> _Structure:
@@ -324,6 +345,11 @@ def _parse(document: str) -> _Structure:
 def _section(document: str, anchor: str) -> str:
     start = document.index(f'<section id="{anchor}">')
     return document[start : document.index("</section>", start)]
+
+
+def _rows(document: str, anchor: str) -> list[list[tuple[str, str]]]:
+    """The table rows of a section, each cell as (class, the text a reader sees)."""
+    return _parse(_section(document, anchor) + "</section>").rows
 
 
 @pytest.fixture(scope="module")
@@ -356,14 +382,10 @@ def test_html_totals_are_the_summary_totals_and_add_up(real: RealSession, report
 
 
 def test_html_lists_every_failed_file_with_its_reason(real: RealSession, report: str) -> None:
-    failed_section = _section(report, "failed")
+    rows = [row[:2] for row in _rows(report, "failed")]
     failed = [f for f in real.summary["files"] if f["state"] == "failed"]
     for record in failed:
-        row = (
-            f'<td class="path">{html.escape(record["path"])}</td>'
-            f'<td class="reason">{html.escape(record["reason"])}</td>'
-        )
-        assert row in failed_section, record["path"]
+        assert [("path", record["path"]), ("reason", record["reason"])] in rows, record["path"]
     order = [report.index(f'<section id="{a}">') for a in ("failed", "warnings", "skipped")]
     assert order == sorted(order)
     assert report.index('<section id="sent">') > order[-1]
@@ -371,7 +393,8 @@ def test_html_lists_every_failed_file_with_its_reason(real: RealSession, report:
 
 def test_html_escapes_a_hostile_file_name(report: str) -> None:
     assert "<script" not in report
-    assert html.escape(HOSTILE_NAME) in _section(report, "failed")
+    paths = [text for row in _rows(report, "failed") for css, text in row if css == "path"]
+    assert any(path.endswith("/" + HOSTILE_NAME) for path in paths)
 
 
 def test_html_escapes_newlines_quotes_and_markup_in_reasons(tmp_path: Path) -> None:
@@ -380,7 +403,8 @@ def test_html_escapes_newlines_quotes_and_markup_in_reasons(tmp_path: Path) -> N
     document = export_html(_summary(files), tmp_path / "r.html").read_text()
     parser = _parse(document)
     assert parser.tags["img"] == 0 and parser.tags["b"] == 0
-    assert html.escape(reason) in document
+    rows = [row[:2] for row in _rows(document, "failed")]
+    assert [("path", "<b>bold</b>.dcm"), ("reason", reason)] in rows
     assert "&lt;b&gt;bold&lt;/b&gt;.dcm" in document
 
 
@@ -468,3 +492,89 @@ def test_a_100000_file_session_exports_in_seconds_with_a_capped_sent_list(
     failed = _section(document, "failed")
     assert failed.count('<td class="path">') == summary["totals"]["failed"]
     assert result.html.stat().st_size < 10_000_000
+
+
+# -- hostile values and the template ------------------------------------------------------
+
+
+HOSTILE_PATH = "/data/<script>alert(1)</script>.dcm"
+"""A summary's path is text from anywhere (a summary can be edited): a closing tag is possible."""
+HOSTILE_COMMENT = "&\"'<"
+"""An Error Comment a PACS might send: every character HTML gives a meaning."""
+REPORT_TAGS = {
+    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "dl",
+    "dt", "dd", "nav", "a", "section", "div", "table", "thead", "tbody", "tr", "th", "td",
+    "details", "summary", "ul", "li", "b", "code", "footer",
+}  # fmt: skip
+"""Every element the report template writes; anything else came from the data."""
+
+
+def test_hostile_summary_values_are_escaped_text_and_never_markup(tmp_path: Path) -> None:
+    reason = f"0xA700 out of resources [PACS says: {HOSTILE_COMMENT}]"
+    files = [
+        _file(HOSTILE_PATH, "failed", reason=reason, status="0xA700"),
+        _file(HOSTILE_PATH, "warning", reason=reason, status="0xB000"),
+        _file(HOSTILE_PATH, "skipped", reason=reason),
+        _file(HOSTILE_PATH),
+    ]
+    association = {
+        "id": "A1",
+        "worker": 1,
+        "peer": HOSTILE_COMMENT,
+        "files": 1,
+        "bytes": 100,
+        "duration_s": 1.0,
+        "released": False,
+        "note": reason,
+        "accepted": [{"sop_class": HOSTILE_PATH, "transfer_syntax": HOSTILE_COMMENT}],
+        "rejected": [{"sop_class": "MR", "transfer_syntax": "x", "result": reason}],
+    }
+    summary = _summary(
+        files,
+        session_id=f"<script>{HOSTILE_COMMENT}",
+        log_file=HOSTILE_PATH,
+        configuration={HOSTILE_COMMENT: reason},
+        associations=[association],
+        tool={"version": HOSTILE_COMMENT},
+    )
+    summary["destinations"][0]["calling_ae"] = HOSTILE_COMMENT
+    document = export_html(summary, tmp_path / "r.html").read_text(encoding="utf-8")
+
+    parser = _parse(document)
+    assert set(parser.tags) <= REPORT_TAGS, set(parser.tags) - REPORT_TAGS
+    assert "<script" not in document.lower() and HOSTILE_COMMENT not in document
+    assert re.findall(r"&(?!(?:[a-z]+|#[0-9]+|#x[0-9a-f]+);)", document, flags=re.I) == []
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.dcm" in document
+    assert "&amp;&#34;&#39;&lt;" in document
+    for anchor in ("failed", "warnings"):
+        cells = {cell for row in _rows(document, anchor) for cell in row}
+        assert {("path", HOSTILE_PATH), ("reason", reason)} <= cells, anchor
+    shown = "".join(parser.texts)
+    for text in (
+        f"{reason}: 1 file",
+        f"DICOM send report: session <script>{HOSTILE_COMMENT}",
+        f"calling AE {HOSTILE_COMMENT}",
+        f"aborted: {reason}",
+        f"{HOSTILE_PATH}: {HOSTILE_COMMENT}",
+        f"x ({reason})",
+    ):
+        assert text in shown, text
+
+
+def test_importing_the_exports_leaves_jinja2_unloaded_until_a_report_is_written(
+    tmp_path: Path,
+) -> None:
+    """A headless send's start-up does not pay for the template engine it may never use."""
+    code = (
+        "import sys\n"
+        "import tui_sender.cli, tui_sender.commands.send, tui_sender.core.record.export as export\n"
+        "print('jinja2' in sys.modules)\n"
+        "from pathlib import Path\n"
+        f"export.export_html({{}}, Path({str(tmp_path / 'r.html')!r}))\n"
+        "print('jinja2' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "True"]
+    assert "No file was sent." in (tmp_path / "r.html").read_text(encoding="utf-8")

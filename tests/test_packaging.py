@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 BUILD_TIMEOUT = 240
 THEME_FILES = sorted(p.name for p in (ROOT / "themes").iterdir() if p.suffix in {".tcss", ".toml"})
+TEMPLATES = "tui_sender/core/record/templates"
+TEMPLATE_FILES = sorted(p.name for p in (ROOT / TEMPLATES).iterdir() if p.suffix in {".j2", ".css"})
 
 
 def test_every_package_in_the_tree_is_listed_for_the_build() -> None:
@@ -117,6 +119,10 @@ def test_the_sdist_and_the_wheel_carry_the_themes(installed: Installed) -> None:
         in_sdist = {Path(*Path(n).parts[1:]).as_posix() for n in archive.getnames()}
     for name in THEME_FILES:
         assert f"themes/{name}" in in_sdist
+    assert TEMPLATE_FILES == ["report.css", "report.html.j2"]
+    for name in TEMPLATE_FILES:
+        assert f"{TEMPLATES}/{name}" in in_wheel
+        assert f"{TEMPLATES}/{name}" in in_sdist
 
 
 @pytest.mark.slow
@@ -162,3 +168,31 @@ def test_the_installed_app_opens_scans_and_quits_in_a_terminal(installed: Instal
         assert "Traceback" not in terminal.screen()
     finally:
         terminal.kill()
+
+
+@pytest.mark.slow
+def test_the_installed_package_writes_the_html_report_from_its_template(
+    installed: Installed,
+) -> None:
+    """No command writes a report headless (the summary screen does), so the API is called."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tui_sender.core.record import html_report\n"
+        "from tui_sender.core.record.export import export_session\n"
+        "summary = {'session_id': 'wheel', 'files': [{'path': '<b>x</b>.dcm', 'state': 'failed',"
+        " 'reason': 'refused', 'destination': 'PACS'}]}\n"
+        "result = export_session(summary, Path('exports'), 'report')\n"
+        "print(result.html)\n"
+        "print(html_report.__file__)\n"
+    )
+    done = _run(
+        installed.venv / "bin" / "python", "-c", code, cwd=installed.home, env=installed.env
+    )
+    report, module = (Path(line) for line in done.stdout.split())
+    assert module.is_relative_to(installed.venv) and not module.is_relative_to(ROOT)
+    document = (installed.home / report).read_text(encoding="utf-8")
+    assert document.startswith("<!DOCTYPE html>")
+    assert "--sent: #116329" in document, "the CSS is not inline"
+    assert '<section id="failed">' in document and "✗ Failed: 1 file" in document
+    assert "&lt;b&gt;x&lt;/b&gt;.dcm" in document and "<b>x</b>" not in document

@@ -19,7 +19,7 @@ from typing import Any
 from tests.peers.dicom_files import make_instance, write_instance
 from tests.sending import SendRun, check_counts_add_up, run_cli
 from tui_sender.core.engine.session import Session, SessionOptions, SessionResult
-from tui_sender.core.engine.transfer import RetryPolicy, TransferTarget
+from tui_sender.core.engine.targets import RetryPolicy, TransferTarget
 from tui_sender.core.model.events import Event
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.scan.scanner import scan_paths

@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.fault_runs import QUICK_RETRY, write_study
 from tests.memory_transport import MemoryTransport
 from tui_sender.core.engine.session import Session, SessionOptions, SessionResult
-from tui_sender.core.engine.transfer import RetryPolicy, TransferTarget
+from tui_sender.core.engine.targets import RetryPolicy, TransferTarget
 from tui_sender.core.model.catalog import Catalog
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken

@@ -20,7 +20,7 @@ from tests.fault_runs import send_in_process, send_with_cli, write_study
 from tests.peers.fault_proxy import Fault, FaultProxy
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tests.peers.raw_scp import INVALID_REJECT, SILENT, UNKNOWN_PDU, RawSCP
-from tui_sender.core.engine.transfer import RetryPolicy
+from tui_sender.core.engine.targets import RetryPolicy
 from tui_sender.core.model.events import LogMessage
 from tui_sender.core.net import wire
 

@@ -22,7 +22,7 @@ from tests.peers.dicom_files import dataset_bytes, make_instance, write_instance
 from tests.peers.fault_proxy import Fault, FaultProxy
 from tests.peers.pynetdicom_scp import ScriptedSCP, StoreCall
 from tests.peers.raw_scp import SHORT_ABORT, UNKNOWN_PDU, Raw, RawSCP
-from tui_sender.core.engine.transfer import RetryPolicy
+from tui_sender.core.engine.targets import RetryPolicy
 
 pytestmark = pytest.mark.timeout(90)
 

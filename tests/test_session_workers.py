@@ -13,7 +13,7 @@ import pytest
 from tests.fault_runs import CALLING_AE, QUICK_RETRY, write_study
 from tests.peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.engine.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
-from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.progress import WorkerState
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.scan.scanner import scan_paths

@@ -36,8 +36,7 @@ from tui_sender.core.config.destinations import AddressBook, DecompressPolicy, D
 from tui_sender.core.config.settings import ConfigError
 from tui_sender.core.engine.prepare import SendRequest, check_destinations, prepare_send
 from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionResult
-from tui_sender.core.engine.targets import TlsSetupError
-from tui_sender.core.engine.transfer import RetryPolicy
+from tui_sender.core.engine.targets import RetryPolicy, TlsSetupError
 from tui_sender.core.model.catalog import Catalog
 from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import humanize
 
 from tui_sender.core.dicom.negotiation import Batch, plan_batches
-from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.catalog import Instance, SkippedFile, SkipReason
 from tui_sender.core.record.stored_index import StoredIndex
 

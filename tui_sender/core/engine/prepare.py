@@ -18,8 +18,7 @@ from tui_sender.core.base.private_files import prepare_logs_dir
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.engine.plan import SendPlan, make_plan
 from tui_sender.core.engine.session import Session, SessionOptions
-from tui_sender.core.engine.targets import tls_context, transfer_target
-from tui_sender.core.engine.transfer import RetryPolicy
+from tui_sender.core.engine.targets import RetryPolicy, tls_context, transfer_target
 from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.record.resume import request_header
 from tui_sender.core.record.stored_index import StoredIndex

@@ -28,8 +28,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tui_sender.core.base.private_files import prepare_logs_dir, write_private_json
+from tui_sender.core.engine.association_keeper import CANCELLED
+from tui_sender.core.engine.destination_queue import DestinationQueue
 from tui_sender.core.engine.plan import SendPlan, make_plan
-from tui_sender.core.engine.transfer import CANCELLED, DestinationQueue, TransferTarget, Worker
+from tui_sender.core.engine.targets import TransferTarget
+from tui_sender.core.engine.transfer import Worker
 from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.model.events import (
     Event,

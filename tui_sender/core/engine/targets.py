@@ -1,4 +1,4 @@
-"""From an address-book :class:`Destination` to what the engine runs with.
+"""From an address-book :class:`Destination` to what the engine runs with (a TransferTarget).
 
 Kept apart from :mod:`destinations` (which is about the TOML file and its
 validation) so building TLS contexts and link settings happens in one place
@@ -8,11 +8,58 @@ for sending, echo and probing, from the CLI and the TUI alike.
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tui_sender.core.config.destinations import Destination
-from tui_sender.core.engine.transfer import RetryPolicy, TransferTarget
+from tui_sender.core.config.destinations import DecompressPolicy, Destination
+from tui_sender.core.engine.transport import DimseTransport, Transport
 from tui_sender.core.net.endpoint import LinkSettings
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounds on retrying, so a bad night ends in a record, not a hang."""
+
+    max_attempts: int = 3
+    """C-STORE attempts per file for unknown outcomes and out-of-resources refusals."""
+    status_backoff: tuple[float, ...] = (2.0, 5.0, 10.0)
+    """Pause before resending after an out-of-resources status, per retry."""
+    association_attempts: int = 4
+    association_backoff: tuple[float, ...] = (1.0, 2.0, 4.0)
+    """Pause before reconnecting after a transient association failure."""
+    breaker_threshold: int = 5
+    """Files refused for lack of resources, or left with an unknown outcome, in a row (nothing
+    stored in between) before the destination is paused or given up."""
+    breaker_pause: float = 30.0
+    """How long a destination that keeps refusing for lack of resources is left alone, once."""
+
+    def status_pause(self, retry: int) -> float:
+        """Pause before the n-th (1-based) status retry."""
+        return self.status_backoff[min(retry, len(self.status_backoff)) - 1]
+
+    def association_pause(self, attempt: int) -> float:
+        """Pause after the n-th (1-based) failed association attempt."""
+        return self.association_backoff[min(attempt, len(self.association_backoff)) - 1]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferTarget:
+    """A destination as the engine needs it."""
+
+    name: str
+    link: LinkSettings
+    workers: int = 1
+    decompress: DecompressPolicy = DecompressPolicy.LOSSLESS
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_per_association: int = 0
+    """Release and reopen the association after this many C-STOREs (0: no limit). Some
+    PACS leak memory per association or cap requests per association."""
+    transport: Transport | None = None
+    """How associations are opened; None: DIMSE to :attr:`link`."""
+
+    def connector(self) -> Transport:
+        """The transport the workers open associations through."""
+        return self.transport if self.transport is not None else DimseTransport(self.link)
 
 
 class TlsSetupError(Exception):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from tui_sender.core.dicom import registry
 from tui_sender.core.dicom.negotiation import Batch, NoRoute, choose_route
 from tui_sender.core.dicom.status import classify
-from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.model.events import (
     AssociationOpened,

@@ -30,7 +30,7 @@ from tui_sender.core.engine.session import (
     SessionResult,
     describe_target,
 )
-from tui_sender.core.engine.transfer import TransferTarget
+from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.model.events import (
     AssociationClosed,

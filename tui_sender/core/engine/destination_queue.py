@@ -1,0 +1,115 @@
+"""The work of one destination, shared by its workers: batches, and whether the PACS is dead.
+
+Workers take batches largest first, hand them back when the PACS has no
+room for another association, and learn here, at once, when the
+destination has been given up (so the rest fail with that reason instead
+of each waiting through the same backoff).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tui_sender.core.dicom.negotiation import Batch
+from tui_sender.core.engine.targets import TransferTarget
+from tui_sender.core.model.catalog import Instance
+from tui_sender.core.net.breaker import Breaker
+
+
+@dataclass(slots=True)
+class Pending:
+    """A file a worker holds, with what its attempts so far have taught."""
+
+    instance: Instance
+    attempts: int = 0
+    status_retries: int = 0
+    not_before: float = 0.0
+    last_status: int | None = None
+    last_reason: str = ""
+    """Why the last attempt's outcome is unknown; empty when it got a response."""
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """A batch to send; ``items`` when a worker that stepped aside handed it back mid-way."""
+
+    batch: Batch
+    items: tuple[Pending, ...] | None = None
+
+
+class DestinationQueue:
+    """The batches for one destination, shared by its workers.
+
+    It also remembers whether the destination is known dead (a permanent
+    rejection, a TLS failure, no association after all retries, or a tripped
+    :class:`~tui_sender.core.net.breaker.Breaker`), so the remaining batches fail
+    at once with that reason instead of each waiting through the same
+    backoff; and which workers are still running, so a worker the PACS has
+    no room for can hand its files to the others.
+    """
+
+    def __init__(self, target: TransferTarget, batches: Sequence[Batch]) -> None:
+        self.target = target
+        self._work = deque(Work(b) for b in batches)
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self.breaker = Breaker(
+            target.retry.breaker_threshold, target.retry.breaker_pause, target.link.peer
+        )
+        self.dead_reason: str | None = None
+        self.established = 0
+        self.attempted = False
+
+    @property
+    def remaining(self) -> int:
+        """Batches not taken yet."""
+        with self._lock:
+            return len(self._work)
+
+    def join(self, worker: str) -> None:
+        """A worker will take batches from this queue."""
+        with self._lock:
+            self._running.add(worker)
+
+    def take(self, worker: str) -> Work | None:
+        """The next batch, or None (and ``worker`` counts as gone) when none is left."""
+        with self._lock:
+            if self._work:
+                return self._work.popleft()
+            self._running.discard(worker)
+            return None
+
+    def leave(self, worker: str) -> None:
+        """``worker`` stopped (idempotent)."""
+        with self._lock:
+            self._running.discard(worker)
+
+    def give_back(self, worker: str, work: Work) -> bool:
+        """Hand ``work`` to the other workers and leave; False (and keep it) if none is left."""
+        with self._lock:
+            if not self._running - {worker}:
+                return False
+            self._work.appendleft(work)
+            self._running.discard(worker)
+            return True
+
+    def opened(self) -> None:
+        """A worker established an association."""
+        with self._lock:
+            self.established += 1
+
+    def others_running(self, worker: str) -> bool:
+        """True when another worker will still take batches."""
+        with self._lock:
+            return bool(self._running - {worker})
+
+    def mark_dead(self, reason: str) -> bool:
+        """Stop offering work to this destination; True for the call that did it."""
+        with self._lock:
+            if self.dead_reason is not None:
+                return False
+            self.dead_reason = reason
+            return True

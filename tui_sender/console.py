@@ -13,7 +13,6 @@ from __future__ import annotations
 import queue
 import time
 
-import humanize
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from tui_sender.core.base import wording
 from tui_sender.core.dicom import registry
 from tui_sender.core.engine.session import Session, SessionResult
 from tui_sender.core.model.events import (
@@ -148,7 +148,7 @@ class ConsoleSink:
         if isinstance(event, SessionStarted):
             if not self.quiet:
                 self._print(
-                    f"Sending {event.files} files ({humanize.naturalsize(event.bytes)}) in "
+                    f"Sending {event.files} files ({wording.size(event.bytes)}) in "
                     f"{event.studies} studies to {', '.join(event.destinations)} with "
                     f"{event.workers} association(s); {event.skipped} paths skipped; "
                     f"session {event.session_id}"
@@ -194,8 +194,8 @@ class ConsoleSink:
         elapsed = max(time.monotonic() - self._started, 1e-6)
         total_files = self.session.file_count * len(self.session.targets)
         self._print(
-            f"progress: {files}/{total_files} files, {humanize.naturalsize(done)}, "
-            f"{humanize.naturalsize(done / elapsed)}/s"
+            f"progress: {files}/{total_files} files, {wording.size(done)}, "
+            f"{wording.rate(done / elapsed)}"
         )
 
     # -- the end ---------------------------------------------------------------------
@@ -212,9 +212,9 @@ class ConsoleSink:
             str(totals["warning"]),
             str(totals["failed"]),
             str(totals["skipped"]),
-            humanize.naturalsize(totals["bytes_sent"]),
-            f"{totals['duration_s']:.1f} s",
-            f"{totals['mb_per_s']:.1f} MB/s, {totals['images_per_s']:.0f} img/s",
+            wording.size(totals["bytes_sent"]),
+            wording.duration(totals["duration_s"]),
+            wording.throughput(totals["mb_per_s"], totals["images_per_s"]),
         )
         if self.console.is_terminal:
             self.console.print(table)
@@ -222,8 +222,8 @@ class ConsoleSink:
             self.console.print(
                 f"found {totals['found']}: {totals['sent']} sent, {totals['warning']} warning, "
                 f"{totals['failed']} failed, {totals['skipped']} skipped; "
-                f"{humanize.naturalsize(totals['bytes_sent'])} in {totals['duration_s']:.1f} s "
-                f"({totals['mb_per_s']:.1f} MB/s, {totals['images_per_s']:.0f} img/s)",
+                f"{wording.size(totals['bytes_sent'])} in {wording.duration(totals['duration_s'])} "
+                f"({wording.throughput(totals['mb_per_s'], totals['images_per_s'])})",
                 markup=False,
                 highlight=False,
                 soft_wrap=True,

@@ -65,12 +65,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import humanize
 from rich.console import Console, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
 from tui_sender.commands.common import silence_stdout_after_broken_pipe
+from tui_sender.core.base import wording
 from tui_sender.core.dicom.registry import sop_class_name, transfer_syntax_name
 from tui_sender.core.model.catalog import Catalog, SkippedFile, SkipReason, Study
 from tui_sender.core.scan.discovery import as_path_str
@@ -167,7 +167,7 @@ class _ProgressLine:
     def update(self, progress: ScanProgress) -> None:
         self._status.update(
             f"Scanning... {progress.files_seen:,} files, {progress.instances:,} DICOM,"
-            f" {humanize.naturalsize(progress.bytes, binary=True)}"
+            f" {wording.size(progress.bytes)}"
         )
 
     def close(self) -> None:
@@ -203,10 +203,6 @@ def _skipped_by_reason(skipped: Iterable[SkippedFile]) -> dict[SkipReason, list[
     return {reason: items for reason, items in groups.items() if items}
 
 
-def _size(n: int) -> str:
-    return humanize.naturalsize(n, binary=True)
-
-
 def _date(value: str) -> str:
     """``20240131`` as ``2024-01-31``; anything else unchanged."""
     if len(value) == 8 and value.isdigit():
@@ -224,10 +220,6 @@ def _printable(text: str) -> str:
     )
 
 
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
-
-
 def _counted_text(items: Sequence[_Counted]) -> str:
     return ", ".join(f"{c.name} ({c.count:,})" for c in items)
 
@@ -237,10 +229,11 @@ def _totals_line(catalog: Catalog) -> str:
     instances = catalog.instance_count()
     files = instances + len(catalog.skipped)
     return (
-        f"Total: {_plural(len(catalog.studies), 'study', 'studies')},"
-        f" {_plural(series, 'series', 'series')}, {_plural(instances, 'image')},"
-        f" {_size(catalog.total_bytes())}, {_plural(len(catalog.patients), 'patient')};"
-        f" {_plural(len(catalog.skipped), 'file')} skipped of {files:,} found"
+        f"Total: {wording.count(len(catalog.studies), 'study', 'studies')},"
+        f" {wording.count(series, 'series', 'series')}, {wording.count(instances, 'image')},"
+        f" {wording.size(catalog.total_bytes())},"
+        f" {wording.count(len(catalog.patients), 'patient')};"
+        f" {wording.count(len(catalog.skipped), 'file')} skipped of {files:,} found"
     )
 
 
@@ -265,8 +258,9 @@ def _print_plain(report: ScanReport) -> None:
         )
         out.append(heading)
         out.append(
-            f"  {_plural(len(study.series), 'series', 'series')}, {_plural(study.count, 'image')},"
-            f" {_size(study.bytes)}; study {_printable(study.uid)}"
+            f"  {wording.count(len(study.series), 'series', 'series')},"
+            f" {wording.count(study.count, 'image')},"
+            f" {wording.size(study.bytes)}; study {_printable(study.uid)}"
         )
         out.append(f"  SOP classes: {_counted_text(_sop_classes(study))}")
         out.append(f"  transfer syntaxes: {_counted_text(_transfer_syntaxes(study))}")
@@ -281,7 +275,7 @@ def _print_plain(report: ScanReport) -> None:
         out.extend(f"  {line}" for line in _skipped_lines(items))
     if report.notes:
         out.append("")
-        out.append(f"Sent despite a remark: {_plural(len(report.notes), 'file')}")
+        out.append(f"Sent despite a remark: {wording.count(len(report.notes), 'file')}")
         out.extend(f"  {line}" for line in _note_lines(report.notes))
     sys.stdout.write("\n".join(out) + "\n")
     sys.stdout.flush()
@@ -345,7 +339,7 @@ def _print_rich(report: ScanReport) -> None:
                 Text(_printable(study.description)),
                 f"{len(study.series):,}",
                 f"{study.count:,}",
-                _size(study.bytes),
+                wording.size(study.bytes),
                 Text("\n".join(f"{c.name} ({c.count:,})" for c in _sop_classes(study))),
                 Text("\n".join(f"{c.name} ({c.count:,})" for c in _transfer_syntaxes(study))),
             )
@@ -361,7 +355,7 @@ def _print_rich(report: ScanReport) -> None:
     if report.notes:
         console.print()
         console.print(
-            Text(f"Sent despite a remark: {_plural(len(report.notes), 'file')}", style="bold")
+            Text(f"Sent despite a remark: {wording.count(len(report.notes), 'file')}", style="bold")
         )
         for line in _note_lines(report.notes):
             console.print(Text(f"  {line}"), soft_wrap=True)

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import humanize
 from rich.console import Console
 
 from tui_sender.commands.common import (
@@ -32,6 +31,7 @@ from tui_sender.commands.common import (
     positive_seconds,
 )
 from tui_sender.console import ConsoleSink
+from tui_sender.core.base import wording
 from tui_sender.core.config.destinations import AddressBook, DecompressPolicy, Destination
 from tui_sender.core.config.settings import ConfigError
 from tui_sender.core.engine.prepare import SendRequest, check_destinations, prepare_send
@@ -262,7 +262,7 @@ def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Ca
         err.print(
             f"scanned {catalog.instance_count() + len(catalog.skipped)} files in {took:.1f} s: "
             f"{catalog.instance_count()} DICOM instances "
-            f"({humanize.naturalsize(catalog.total_bytes())}) in {len(catalog.studies)} studies, "
+            f"({wording.size(catalog.total_bytes())}) in {len(catalog.studies)} studies, "
             f"{len(catalog.skipped)} skipped" + " " * 10,
             markup=False,
             soft_wrap=True,

@@ -12,8 +12,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import humanize
-
+from tui_sender.core.base import wording
 from tui_sender.core.dicom.negotiation import Batch, plan_batches
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.catalog import Instance, SkippedFile, SkipReason
@@ -74,8 +73,8 @@ class SendPlan:
         """The plan in words, for the confirmation screen and the console."""
         n, s = len(self.instances), self.studies
         out = [
-            f"{n} file{'s' if n != 1 else ''} in {s} stud{'y' if s == 1 else 'ies'} "
-            f"({humanize.naturalsize(self.bytes)})"
+            f"{wording.count(n, 'file')} in {wording.count(s, 'study', 'studies')} "
+            f"({wording.size(self.bytes)})"
         ]
         for d in self.destinations:
             t = d.target
@@ -85,9 +84,8 @@ class SendPlan:
                 line += ": nothing to send"
             else:
                 if d.files != n:
-                    line += f": {d.files} files ({humanize.naturalsize(d.bytes)})"
-                a = d.associations
-                line += f", {a} association{'s' if a != 1 else ''}"
+                    line += f": {wording.count(d.files, 'file')} ({wording.size(d.bytes)})"
+                line += f", {wording.count(d.associations, 'association')}"
             if d.already_stored:
                 line += f"; {len(d.already_stored)} already stored there, skipped"
             out.append(line)

@@ -7,6 +7,8 @@ may hold anything; each function here gives readable text for any input
 
 from __future__ import annotations
 
+from tui_sender.core.base import wording
+
 DASH = "—"
 """What an empty value reads as, so an empty cell says "none" rather than nothing."""
 
@@ -38,23 +40,13 @@ def number(value: object) -> str:
 
 
 def size(value: object) -> str:
-    """Decimal units, like the summary's MB/s."""
-    amount = float(integer(value))
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if amount < 1000 or unit == "TB":
-            return f"{amount:,.0f} {unit}" if unit == "bytes" else f"{amount:,.2f} {unit}"
-        amount /= 1000
-    raise AssertionError("unreachable")
+    """Any summary value as a size, in the words the console and the screens use."""
+    return wording.size(integer(value))
 
 
 def duration(value: object) -> str:
-    """'4.20 s' under a minute, then '3 min 07 s' and '1 h 02 min 05 s'."""
-    seconds = decimal(value)
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min {secs:02d} s" if hours else f"{minutes} min {secs:02d} s"
+    """Any summary value as a duration, in the words the console and the screens use."""
+    return wording.duration(decimal(value))
 
 
 def timestamp(value: object) -> str:

@@ -15,11 +15,12 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Header, Input, Static, Tree
 
+from tui_sender.core.base import wording
 from tui_sender.core.scan.selection import Mark
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.widgets.details import DetailsPane
 from tui_sender.ui.widgets.key_footer import KeyFooter
-from tui_sender.ui.widgets.study_tree import NodeRef, StudyTree, size_text
+from tui_sender.ui.widgets.study_tree import NodeRef, StudyTree
 
 NARROW = 110
 """Below this many columns the details pane goes under the tree."""
@@ -75,7 +76,8 @@ class BrowseScreen(Screen[None]):
         chosen = app.chosen_text()
         scan = app.scan_status_text()
         self.query_one("#status-line", Static).update(
-            f"to: {chosen} │ selected {studies} studies, {files} files, {size_text(size)} │ {scan}",
+            f"to: {chosen} │ selected {studies} studies, {files} files, {wording.size(size)}"
+            f" │ {scan}",
             layout=False,  # one line of fixed height
         )
 

@@ -19,13 +19,14 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
+from tui_sender.core.base import wording
 from tui_sender.core.engine.session import RunningSession, SessionResult
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.model.recorded_path import display_path, path_from_record
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.palette import palette
 from tui_sender.ui.widgets.key_footer import KeyFooter
-from tui_sender.ui.widgets.study_tree import format_date, size_text
+from tui_sender.ui.widgets.study_tree import format_date
 
 FAILED_SHOWN = 1000
 
@@ -129,8 +130,8 @@ class SummaryScreen(Screen[None]):
         text.append(f"{t['failed']} failed", style="bold " + c.get("error", "red"))
         text.append(f" · {t['skipped']} skipped of {t['found']}  ")
         text.append(
-            f"{size_text(t['bytes_sent'])} in {t['duration_s']:.1f} s "
-            f"({t['mb_per_s']:.1f} MB/s, {t['images_per_s']:.0f} img/s)"
+            f"{wording.size(t['bytes_sent'])} in {t['duration_s']:.1f} s "
+            f"({wording.throughput(t['mb_per_s'], t['images_per_s'])})"
         )
         if t.get("converted"):
             text.append(f" · {t['converted']} converted")

@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
+from tui_sender.core.base import wording
 from tui_sender.core.engine.session import RunningSession, SessionResult
 from tui_sender.core.model.catalog import Study
 from tui_sender.core.model.events import (
@@ -46,7 +47,7 @@ from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.negotiation_view import NegotiationHighlighter, negotiation_lines
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
-from tui_sender.ui.widgets.study_tree import format_date, size_text
+from tui_sender.ui.widgets.study_tree import format_date
 from tui_sender.ui.widgets.tabbed_log import Document, TabbedLog
 from tui_sender.ui.widgets.worker_board import RateMeter, WorkerBoard
 
@@ -292,8 +293,8 @@ class TransferScreen(Screen[None]):
             (f"✗{self.counts[FileState.FAILED]}", styles.get("error")),
             (
                 f" · {done_files}/{self.files_total} files"
-                f" · {size_text(done_bytes)} of {size_text(self.bytes_total)}"
-                f" · {size_text(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed",
+                f" · {wording.size(done_bytes)} of {wording.size(self.bytes_total)}"
+                f" · {wording.size(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed",
                 None,
             ),
         )

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from tui_sender.core.base import wording
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.catalog import Catalog, Instance, SkippedFile
 from tui_sender.core.model.recorded_path import display_path
@@ -25,7 +26,6 @@ from tui_sender.ui.widgets.study_tree import (
     SkippedRef,
     StudyRef,
     format_date,
-    size_text,
 )
 
 SKIPPED_SHOWN = 200
@@ -86,7 +86,7 @@ def describe(catalog: Catalog, ref: NodeRef | None) -> RenderableType:
         return describe_skipped(catalog.skipped)
     return Text(
         f"{len(catalog.studies)} studies, {catalog.instance_count()} files "
-        f"({size_text(catalog.total_bytes())}), {len(catalog.skipped)} skipped.\n\n"
+        f"({wording.size(catalog.total_bytes())}), {len(catalog.skipped)} skipped.\n\n"
         "Highlight a study for its series, SOP classes and transfer syntaxes.",
     )
 
@@ -102,7 +102,7 @@ def _patient(catalog: Catalog, key: str) -> RenderableType:
             "/".join(study.modalities),
             study.description or "(no description)",
             f"{study.count} img",
-            size_text(study.bytes),
+            wording.size(study.bytes),
         )
     born = f"  born {format_date(patient.birth_date)}" if patient.birth_date else ""
     return Group(
@@ -125,14 +125,14 @@ def _study(catalog: Catalog, uid: str) -> RenderableType:
             s.modality,
             s.description or "(no description)",
             f"{s.count} img",
-            size_text(s.bytes),
+            wording.size(s.bytes),
         )
     return Group(
         _heading(study.description or "(no description)"),
         Text(
             f"{patient.name.replace('^', ' ') if patient else ''}  "
             f"{format_date(study.date)}  acc. {study.accession_number or '-'}  "
-            f"{study.count} files, {size_text(study.bytes)}"
+            f"{study.count} files, {wording.size(study.bytes)}"
         ),
         Text(f"Study UID {study.uid}", style="dim", overflow="fold"),
         Text(""),
@@ -152,7 +152,8 @@ def _series(catalog: Catalog, ref: SeriesRef) -> RenderableType:
     return Group(
         _heading(series.description or "(no description)"),
         Text(
-            f"#{series.number} {series.modality}  {series.count} files, {size_text(series.bytes)}"
+            f"#{series.number} {series.modality}  {series.count} files, "
+            f"{wording.size(series.bytes)}"
         ),
         Text(f"Series UID {series.uid}", style="dim", overflow="fold"),
         Text(""),

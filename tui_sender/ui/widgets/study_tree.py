@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import humanize
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
@@ -20,6 +19,7 @@ from textual.theme import Theme
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from tui_sender.core.base import wording
 from tui_sender.core.model.catalog import Catalog, Patient, Series, Study
 from tui_sender.core.scan.selection import Mark, Selection
 from tui_sender.ui.palette import palette
@@ -76,11 +76,6 @@ def format_date(value: str) -> str:
     if len(value) == 8 and value.isdigit():
         return f"{value[:4]}-{value[4:6]}-{value[6:]}"
     return value or "----------"
-
-
-def size_text(n: int) -> str:
-    """Human size, decimal units like the rest of the app."""
-    return humanize.naturalsize(n, format="%.1f")
 
 
 def haystack(catalog: Catalog, study: Study) -> str:
@@ -254,7 +249,7 @@ class StudyTree(Tree[NodeRef]):
         text.append(f" {image_modalities(study)[:7]:<7} ", style=self._c("secondary", "bold"))
         text.append(f"{(study.description or '(no description)')[:26]:<26}")
         text.append(
-            f" {study.count:>5} img {size_text(study.bytes):>9}", style=self._c("text-muted")
+            f" {study.count:>5} img {wording.size(study.bytes):>9}", style=self._c("text-muted")
         )
         return text
 
@@ -265,7 +260,7 @@ class StudyTree(Tree[NodeRef]):
         text.append(f"{number:<4} {series.modality:<3} ")
         text.append(f"{(series.description or '(no description)')[:28]:<28}")
         text.append(
-            f" {series.count:>5} img {size_text(series.bytes):>9}", style=self._c("text-muted")
+            f" {series.count:>5} img {wording.size(series.bytes):>9}", style=self._c("text-muted")
         )
         return text
 

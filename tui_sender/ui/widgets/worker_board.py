@@ -16,10 +16,10 @@ from collections.abc import Mapping, Sequence
 
 from rich.style import Style
 
+from tui_sender.core.base import wording
 from tui_sender.core.model.progress import WorkerProgress, WorkerState
 from tui_sender.core.model.recorded_path import display_path
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
-from tui_sender.ui.widgets.study_tree import size_text
 
 BAR_WIDTH = 12
 RATE_WINDOW = 3.0
@@ -69,7 +69,7 @@ def worker_lines(p: WorkerProgress, rate: float, styles: Mapping[str, Style]) ->
         (f"{p.name:<4} ", BOLD),
         (f"{p.state.value:<10} ", state_style),
         (f"{p.association_id or '--':<4} {bar(p.study_files_done, p.study_files)} ", None),
-        (f"{p.study_files_done:>4}/{p.study_files:<4} {size_text(int(rate)) + '/s':>11} ", None),
+        (f"{p.study_files_done:>4}/{p.study_files:<4} {wording.size(int(rate)) + '/s':>11} ", None),
         (f"✓{p.sent} ", styles.get("success")),
         (f"!{p.warning} ", styles.get("warning")),
         (f"✗{p.failed}", styles.get("error")),

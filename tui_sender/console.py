@@ -61,7 +61,6 @@ class ConsoleSink:
         self._last_plain = time.monotonic()
         self._started = time.monotonic()
         self._total_bytes = session.byte_count * len(session.targets)
-        self._done_files = 0
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -116,7 +115,6 @@ class ConsoleSink:
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, FileDone):
-            self._done_files += 1
             o = event.outcome
             if o.state is FileState.FAILED and not self.quiet:
                 self._print(f"✗ {display_path(o.path)}: {o.reason}", "red")

@@ -28,13 +28,5 @@ class ScanFinished(Message):
         self.cancelled = cancelled
 
 
-class CatalogChanged(Message):
-    """The catalog grew or was filtered: views should redraw (debounced)."""
-
-
-class SelectionChanged(Message):
-    """The set of selected studies/series changed."""
-
-
 class DestinationsChanged(Message):
     """The address book or the chosen destinations changed."""

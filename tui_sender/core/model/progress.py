@@ -42,8 +42,6 @@ class WorkerProgress:
     files_done: int = 0
     bytes_done: int = 0
     """Data set bytes confirmed by a C-STORE response (any status)."""
-    bytes_on_wire: int = 0
-    """Data set bytes written to the socket, including the file in flight."""
     sent: int = 0
     warning: int = 0
     failed: int = 0
@@ -54,4 +52,3 @@ class WorkerProgress:
     def add_wire_bytes(self, n: int) -> None:
         """Called by the link after each batch it writes (O(1), no locks)."""
         self.current_bytes_done += n
-        self.bytes_on_wire += n

@@ -254,7 +254,6 @@ def _freeze(lane: _Lane, batch: Batch, done: int, finished: Sequence[Event]) -> 
     p.current_bytes_done = current.size // 2
     p.files_done = done
     p.bytes_done = sum(i.size for i in batch.instances[:done])
-    p.bytes_on_wire = p.bytes_done + p.current_bytes_done
     p.last_status = "0x0000"
     states = [e.outcome.state for e in finished if isinstance(e, FileDone)]
     p.sent = states.count(FileState.SENT)

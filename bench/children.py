@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.peers.processes import start_process
+from peers.processes import start_process
 
 KILL_GRACE_SECONDS = 5.0
 

@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.peers.dcmtk import file_pairs
+from peers.dcmtk import file_pairs
 from tui_sender.demo.samples.data import PROFILES, generate_samples, generate_tiny_files
 
 SET_NAMES = ("large", "tiny")

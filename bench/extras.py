@@ -26,7 +26,7 @@ from bench.children import run_measured
 from bench.datasets import DataSet, warm_page_cache
 from bench.runner import RunSettings, run_one
 from bench.senders import parse_sender, tui_environment
-from tests.peers.dcmtk import dcmtk_environment, file_pairs, find_dcmtk_tool
+from peers.dcmtk import dcmtk_environment, file_pairs, find_dcmtk_tool
 from tui_sender.core.scan.scanner import scan_paths
 from tui_sender.demo.samples.data import write_large_multiframe
 

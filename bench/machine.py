@@ -19,8 +19,8 @@ import pynetdicom
 
 import tui_sender
 from bench import REPO_ROOT
-from tests.peers.dcmtk import find_dcmtk_tool
-from tests.peers.orthanc import find_orthanc
+from peers.dcmtk import find_dcmtk_tool
+from peers.orthanc import find_orthanc
 
 
 def describe_machine() -> dict[str, Any]:

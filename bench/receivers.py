@@ -29,9 +29,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.peers.dcmtk import DcmtkStoreSCP
-from tests.peers.orthanc import OrthancServer
-from tests.peers.processes import LOOPBACK
+from peers.dcmtk import DcmtkStoreSCP
+from peers.orthanc import OrthancServer
+from peers.processes import LOOPBACK
 
 RECEIVER_NAMES = ("storescp", "storescp-ram", "storescp-ignore", "orthanc")
 RAM_DIR = Path("/dev/shm")

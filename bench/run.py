@@ -48,8 +48,8 @@ from bench.report import (
 from bench.results import RunResult, summarize
 from bench.runner import RunSettings, run_one
 from bench.senders import DEFAULT_SENDERS, SenderSpec, SubsetLimits, parse_sender
-from tests.peers.dcmtk import find_dcmtk_tool
-from tests.peers.orthanc import find_orthanc
+from peers.dcmtk import find_dcmtk_tool
+from peers.orthanc import find_orthanc
 
 BENCH_DIR = REPO_ROOT / "bench"
 QUICK_SCALE = 0.1

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.datasets import DataSetSpec, ensure_dataset, warm_page_cache
-from tests.peers.dcmtk import DcmtkStoreSCP
+from peers.dcmtk import DcmtkStoreSCP
 from tui_sender.demo.samples.data import write_large_multiframe
 
 SPREAD_LIMIT = 1.5

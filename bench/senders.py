@@ -37,7 +37,7 @@ from bench import REPO_ROOT
 from bench.children import MeasuredRun
 from bench.datasets import DataSet, balanced_groups, sample_subset
 from bench.receivers import ReceiverRun
-from tests.peers.dcmtk import dcmtk_environment, storescu_command, storescu_profile
+from peers.dcmtk import dcmtk_environment, storescu_command, storescu_profile
 
 DEFAULT_SENDERS = (
     "storescu",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.datasets import DataSetSpec, ensure_dataset
-from tests.peers.dcmtk import DcmtkStoreSCP
+from peers.dcmtk import DcmtkStoreSCP
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.engine.session import Session, SessionOptions
 from tui_sender.core.engine.targets import transfer_target

@@ -20,16 +20,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
-    # ``tests.peers`` is imported by its full name (bench/ uses it too).
+    # ``peers`` is imported by its full name (bench/ uses it too).
     sys.path.insert(0, str(ROOT))
 
 from pynetdicom.association import Association  # noqa: E402
 from pynetdicom.dul import DULServiceProvider  # noqa: E402
 
-from tests.peers.availability import require_peer  # noqa: E402
-from tests.peers.dcmtk import DcmtkStoreSCP, find_dcmtk_tool  # noqa: E402
-from tests.peers.orthanc import OrthancServer, find_orthanc  # noqa: E402
-from tests.peers.pynetdicom_scp import ScriptedSCP  # noqa: E402
+from peers.availability import require_peer  # noqa: E402
+from peers.dcmtk import DcmtkStoreSCP, find_dcmtk_tool  # noqa: E402
+from peers.orthanc import OrthancServer, find_orthanc  # noqa: E402
+from peers.pynetdicom_scp import ScriptedSCP  # noqa: E402
 
 DCMTK_TOOLS = ("storescp", "storescu", "dcmdump", "echoscu")
 LEAK_GRACE_SECONDS = 5.0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.peers.dicom_files import make_instance, write_instance
+from peers.dicom_files import make_instance, write_instance
 from tests.sending import SendRun, check_counts_add_up, run_cli
 from tui_sender.core.engine.session import Session, SessionOptions, SessionResult
 from tui_sender.core.engine.targets import RetryPolicy, TransferTarget

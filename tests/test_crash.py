@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tests.sending import check_counts_add_up, run_cli
 from tests.tmux_terminal import TmuxTerminal, tmux_or_skip
 from tui_sender.core.config.destinations import AddressBook, Destination

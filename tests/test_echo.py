@@ -36,7 +36,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
-from tests.peers.availability import require_peer
+from peers.availability import require_peer
 from tui_sender.commands import echo as echo_command
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.dicom.negotiation import FALLBACKS

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.dicom import registry
 from tui_sender.core.engine.session import Session, SessionOptions, SessionResult

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from peers.fault_proxy import Fault, FaultProxy
+from peers.pynetdicom_scp import ScriptedSCP
+from peers.raw_scp import INVALID_REJECT, SILENT, UNKNOWN_PDU, RawSCP
 from tests.fault_runs import send_in_process, send_with_cli, write_study
-from tests.peers.fault_proxy import Fault, FaultProxy
-from tests.peers.pynetdicom_scp import ScriptedSCP
-from tests.peers.raw_scp import INVALID_REJECT, SILENT, UNKNOWN_PDU, RawSCP
 from tui_sender.core.engine.targets import RetryPolicy
 from tui_sender.core.model.events import LogMessage
 from tui_sender.core.net import wire

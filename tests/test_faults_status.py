@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from peers.pynetdicom_scp import ScriptedSCP, StoreCall
 from tests.fault_runs import send_in_process, send_with_cli, write_study
-from tests.peers.pynetdicom_scp import ScriptedSCP, StoreCall
 from tui_sender.core.engine.targets import RetryPolicy
 from tui_sender.core.model.events import LogMessage
 from tui_sender.core.net.breaker import Breaker, Pause, Trip

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 
+from peers.dicom_files import dataset_bytes, make_instance, write_instance
+from peers.fault_proxy import Fault, FaultProxy
+from peers.pynetdicom_scp import ScriptedSCP, StoreCall
+from peers.raw_scp import SHORT_ABORT, UNKNOWN_PDU, Raw, RawSCP
 from tests.fault_runs import send_in_process, send_with_cli, write_study
-from tests.peers.dicom_files import dataset_bytes, make_instance, write_instance
-from tests.peers.fault_proxy import Fault, FaultProxy
-from tests.peers.pynetdicom_scp import ScriptedSCP, StoreCall
-from tests.peers.raw_scp import SHORT_ABORT, UNKNOWN_PDU, Raw, RawSCP
 from tui_sender.core.engine.targets import RetryPolicy
 
 pytestmark = pytest.mark.timeout(90)

@@ -29,7 +29,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken, Rejection
 from tui_sender.core.net.link import Link

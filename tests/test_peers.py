@@ -23,13 +23,13 @@ from pydicom.uid import (
 )
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-from tests.peers import scu
-from tests.peers.availability import require_peer
-from tests.peers.dcmtk import DcmtkStoreSCP, run_storescu, storescu_profile
-from tests.peers.dicom_files import dataset_bytes, make_instance, write_instance
-from tests.peers.orthanc import OrthancServer
-from tests.peers.processes import group_members
-from tests.peers.pynetdicom_scp import ABORT, ScriptedSCP, StoreCall
+from peers import scu
+from peers.availability import require_peer
+from peers.dcmtk import DcmtkStoreSCP, run_storescu, storescu_profile
+from peers.dicom_files import dataset_bytes, make_instance, write_instance
+from peers.orthanc import OrthancServer
+from peers.processes import group_members
+from peers.pynetdicom_scp import ABORT, ScriptedSCP, StoreCall
 
 StoreSCPFactory = Callable[..., DcmtkStoreSCP]
 ScriptedFactory = Callable[..., ScriptedSCP]
@@ -186,7 +186,7 @@ def test_storescu_without_profile_cannot_send_rle(
     """Why the profile exists: by default storescu proposes uncompressed syntaxes only."""
     import subprocess
 
-    from tests.peers.dcmtk import dcmtk_environment
+    from peers.dcmtk import dcmtk_environment
 
     server = storescp()
     rle = ct_file(tmp_path, "rle.dcm", RLELossless)
@@ -409,7 +409,7 @@ def test_storescp_retries_when_its_port_was_taken(
     """Between choosing a free port and binding it, someone else may take it."""
     import socket
 
-    from tests.peers import dcmtk, processes
+    from peers import dcmtk, processes
 
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))

@@ -11,8 +11,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from peers.pynetdicom_scp import ScriptedSCP
 from tests.fault_runs import QUICK_RETRY, write_study
-from tests.peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.engine.prepare import SendRequest, prepare_send
 from tui_sender.core.record.journal import read_journal

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from peers.pynetdicom_scp import ScriptedSCP, StoreCall
 from tests.dicom_builders import image, save
-from tests.peers.pynetdicom_scp import ScriptedSCP, StoreCall
 from tests.sending import SendRun, check_counts_add_up, run_cli
 from tui_sender.core.model.recorded_path import (
     PATH_BYTES_KEY,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tests.sending import check_counts_add_up, run_cli
 from tui_sender.core.record.journal import list_journals, read_journal
 from tui_sender.demo.samples.data import SampleSet, generate_samples

@@ -32,8 +32,8 @@ from pynetdicom import _config
 from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-from tests.peers import scu
-from tests.peers.dicom_files import dataset_bytes, make_instance, write_instance
+from peers import scu
+from peers.dicom_files import dataset_bytes, make_instance, write_instance
 from tui_sender.demo.receiver import (
     AssociationReport,
     StorageSCP,

@@ -24,8 +24,8 @@ from pydicom import dcmread
 from pydicom.uid import ImplicitVRLittleEndian, RLELossless
 from pynetdicom.dsutils import decode
 
+from peers.pynetdicom_scp import ScriptedSCP
 from tests.dicom_builders import Zoo
-from tests.peers.pynetdicom_scp import ScriptedSCP
 from tests.sending import (
     assert_same_elements,
     check_counts_add_up,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from peers.pynetdicom_scp import ScriptedSCP
 from tests.fault_runs import CALLING_AE, QUICK_RETRY, write_study
-from tests.peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.engine.session import GC_YOUNG_THRESHOLD, Session, SessionOptions
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.progress import WorkerState

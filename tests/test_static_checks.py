@@ -26,12 +26,12 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint() -> None:
-    out = _run(_tool("ruff"), "check", "tui_sender", "tests", "bench")
+    out = _run(_tool("ruff"), "check", "tui_sender", "tests", "bench", "peers")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_ruff_format() -> None:
-    out = _run(_tool("ruff"), "format", "--check", "tui_sender", "tests", "bench")
+    out = _run(_tool("ruff"), "format", "--check", "tui_sender", "tests", "bench", "peers")
     assert out.returncode == 0, out.stdout + out.stderr
 
 

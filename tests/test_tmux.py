@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tests.tmux_terminal import FINISHED, TmuxTerminal, tmux_or_skip
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.scan.scanner import scan_paths

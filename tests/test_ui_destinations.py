@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.demo.samples.data import generate_samples
 from tui_sender.ui.app import SenderApp

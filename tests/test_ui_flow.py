@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 
-from tests.peers.pynetdicom_scp import ScriptedSCP
+from peers.pynetdicom_scp import ScriptedSCP
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.demo.samples.data import SampleSet, generate_samples, generate_tiny_files
 from tui_sender.ui.app import SenderApp

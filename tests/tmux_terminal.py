@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers.availability import in_ci
+from peers.availability import in_ci
 
 STEP_TIMEOUT = 15.0
 """Seconds any one screen may take to appear (start-up, a key's effect)."""

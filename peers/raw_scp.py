@@ -35,7 +35,7 @@ from pynetdicom.pdu_primitives import (
 )
 from pynetdicom.presentation import PresentationContext
 
-from tests.peers.loopback_server import LoopbackServer
+from peers.loopback_server import LoopbackServer
 from tui_sender.core.net import wire
 
 UNKNOWN_PDU = b"\x53\x00\x00\x00\x00\x04\x00\x00\x00\x00"

@@ -19,7 +19,7 @@ from types import TracebackType
 
 from pydicom.filereader import read_file_meta_info
 
-from tests.peers.processes import (
+from peers.processes import (
     LOOPBACK,
     ServerExited,
     free_port,

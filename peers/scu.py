@@ -17,8 +17,8 @@ from pynetdicom import AE, _config, build_context, evt
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext
 
-from tests.peers.dcmtk import file_pairs
-from tests.peers.processes import LOOPBACK
+from peers.dcmtk import file_pairs
+from peers.processes import LOOPBACK
 from tui_sender.demo.receiver import set_tcp_nodelay
 
 _raw_send_lock = threading.Lock()

@@ -28,7 +28,7 @@ import struct
 import threading
 from dataclasses import dataclass
 
-from tests.peers.loopback_server import POLL, LoopbackServer
+from peers.loopback_server import POLL, LoopbackServer
 
 _CHUNK = 65536
 _PDU_HEADER = struct.Struct(">BBI")

@@ -1,7 +1,7 @@
 """What the hand-written test peers share: a listener on 127.0.0.1, threads, a bounded stop.
 
-:class:`~tests.peers.fault_proxy.FaultProxy` and
-:class:`~tests.peers.raw_scp.RawSCP` differ only in what they do with a
+:class:`~peers.fault_proxy.FaultProxy` and
+:class:`~peers.raw_scp.RawSCP` differ only in what they do with a
 connection. Both need the same guarantees from the rest: a free port on
 loopback only, an accept loop that notices :meth:`LoopbackServer.stop`
 within 0.1 s, and a stop that closes every connection and joins every thread

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from tests.peers.processes import (
+from peers.processes import (
     LOOPBACK,
     ServerExited,
     free_port,

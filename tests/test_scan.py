@@ -52,14 +52,10 @@ from tests.dicom_builders import (
     with_undefined_lengths,
 )
 from tui_sender.core.model.catalog import Instance, SkippedFile, SkipReason
-from tui_sender.core.scan.dicom_header import (
-    CHUNK,
-    DICOMDIR_SOP_CLASS,
-    ScanError,
-    ScannedFile,
-    read_header,
-    scan_file,
-)
+from tui_sender.core.scan.dicom_header import ScannedFile, read_header, scan_file
+from tui_sender.core.scan.file_meta import DICOMDIR_SOP_CLASS
+from tui_sender.core.scan.file_window import CHUNK
+from tui_sender.core.scan.header_errors import ScanError
 from tui_sender.core.scan.scanner import (
     ScanProgress,
     add_results,

@@ -6,7 +6,12 @@ paths: lookups never raise (a private or unknown UID gets a synthesized entry,
 so a file with a vendor SOP class is still listed and still sent), and the
 tables are built once, on first use, from pydicom's UID dictionary and
 pynetdicom's storage list, so names are the standard's and a library upgrade
-brings new classes in without an edit here.
+brings new classes in without an edit here. What those lists do not say
+(categories, short names, transfer syntax traits) is hand-kept data in
+:mod:`tui_sender.core.dicom.registry_tables`; this module holds the logic.
+pydicom is asked through its public :class:`~pydicom.uid.UID` API, except for
+listing every UID it knows, which has no public API (see
+:func:`_dictionary_uids`).
 
 SOP classes
 -----------
@@ -104,59 +109,52 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
-from pydicom._uid_dict import UID_dictionary
+from pydicom import config as pydicom_config
+from pydicom.uid import UID
 from pynetdicom.sop_class import _STORAGE_CLASSES
+
+from tui_sender.core.dicom.registry_tables import (
+    LEGACY_NAME_PREFIXES,
+    NAMES_MISSING_FROM_PYDICOM,
+    NOT_CSTORE_CLASSES,
+    SOP_ABBREVIATIONS,
+    SOP_CLASS_UID_RULES,
+    SOP_SHORT_NAME_OVERRIDES,
+    VIDEO_WORDS,
+    SopClassCategory,
+    TransferSyntaxCategory,
+    TransferSyntaxTraits,
+    traits,
+)
+from tui_sender.core.dicom.registry_tables import (
+    # Under the name tests/test_registry.py checks the table's coverage by.
+    TRANSFER_SYNTAX_TRAITS as _TRANSFER_SYNTAX_TRAITS,
+)
+
+__all__ = [
+    "DICOM_ROOT",
+    "STORAGE_ROOT",
+    "SopClassCategory",
+    "SopClassInfo",
+    "TransferSyntaxCategory",
+    "TransferSyntaxInfo",
+    "all_sop_classes",
+    "all_transfer_syntaxes",
+    "categorise_sop_class",
+    "sop_class",
+    "sop_class_name",
+    "sop_classes_by_category",
+    "transfer_syntax",
+    "transfer_syntax_name",
+    "transfer_syntaxes_by_category",
+]
 
 DICOM_ROOT = "1.2.840.10008."
 STORAGE_ROOT = "1.2.840.10008.5.1.4.1.1"
-
-
-class SopClassCategory(StrEnum):
-    """Modality family of a storage SOP class; the value is the display title.
-
-    The declaration order is the display order.
-    """
-
-    CT = "Computed Tomography"
-    MR = "Magnetic Resonance"
-    ULTRASOUND = "Ultrasound"
-    NUCLEAR_MEDICINE = "Nuclear Medicine"
-    PET = "Positron Emission Tomography"
-    RADIOGRAPHY = "Radiography (CR, DX)"
-    MAMMOGRAPHY = "Mammography and breast imaging"
-    ANGIOGRAPHY = "Angiography, fluoroscopy and intravascular"
-    DENTAL = "Dental"
-    VISIBLE_LIGHT = "Endoscopy and visible light"
-    MICROSCOPY = "Microscopy and pathology"
-    OPHTHALMOLOGY = "Ophthalmology"
-    RADIOTHERAPY = "Radiotherapy"
-    STRUCTURED_REPORT = "Structured reports"
-    DOCUMENT = "Encapsulated documents"
-    PRESENTATION = "Presentation states and displays"
-    WAVEFORM = "Waveforms"
-    SECONDARY_CAPTURE = "Secondary capture"
-    DERIVED = "Segmentation, registration and maps"
-    SECURITY_INDUSTRIAL = "Security and industrial (DICOS, DICONDE)"
-    NON_PATIENT = "Protocols, templates and palettes"
-    LEGACY = "Legacy standalone and print objects"
-    OTHER = "Other"
-    PRIVATE = "Private"
-
-
-class TransferSyntaxCategory(StrEnum):
-    """What kind of encoding a transfer syntax is (rules in the module docstring)."""
-
-    UNCOMPRESSED = "uncompressed"
-    LOSSLESS = "lossless"
-    LOSSY = "lossy"
-    VIDEO = "video"
-    RETIRED = "retired"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,55 +189,52 @@ class TransferSyntaxInfo:
 
 
 # --------------------------------------------------------------------------
-# SOP classes
+# pydicom's UID dictionary
 # --------------------------------------------------------------------------
 
-_NOT_CSTORE_CLASSES = frozenset(
-    {
-        "1.2.840.10008.1.3.10",  # Media Storage Directory Storage (DICOMDIR)
-        "1.2.840.10008.1.20.1",  # Storage Commitment Push Model
-        "1.2.840.10008.1.20.2",  # Storage Commitment Pull Model (retired)
-    }
-)
 
-_LEGACY_NAME_PREFIXES = ("Standalone ", "Hardcopy ", "Stored Print ")
+class _DictionaryEntry(NamedTuple):
+    """What pydicom's UID dictionary says about one UID."""
 
-_C = SopClassCategory
-_UID_RULES: tuple[tuple[SopClassCategory, tuple[str, ...]], ...] = (
-    (_C.OTHER, ("66", "90.*")),
-    (_C.PRESENTATION, ("11.*", "9.100.*", "131")),
-    (_C.WAVEFORM, ("9.*",)),
-    (_C.STRUCTURED_REPORT, ("88.*",)),
-    (_C.DOCUMENT, ("104.*",)),
-    (_C.RADIOTHERAPY, ("481.*", "1.2.840.10008.5.1.4.34.*")),
-    (_C.SECONDARY_CAPTURE, ("7.*",)),
-    (_C.CT, ("2.*",)),
-    (_C.MR, ("4.*",)),
-    (_C.ULTRASOUND, ("3.*", "6.*")),
-    (_C.NUCLEAR_MEDICINE, ("5", "20.*")),
-    (_C.PET, ("128.*", "130.*")),
-    (_C.MAMMOGRAPHY, ("1.2.*", "13.1.3", "13.1.4", "13.1.5")),
-    (_C.DENTAL, ("1.3.*", "13.1.2")),
-    (_C.RADIOGRAPHY, ("1.*",)),
-    (_C.ANGIOGRAPHY, ("12.*", "13.*", "14.*")),
-    (_C.MICROSCOPY, ("77.1.2.*", "77.1.3", "77.1.6", "77.1.8", "77.1.9", "91.*")),
-    (_C.OPHTHALMOLOGY, ("77.1.5.*", "78.*", "79.*", "80.*", "81.*", "82.*")),
-    (_C.VISIBLE_LIGHT, ("77.*",)),
-    (_C.DERIVED, ("30.*", "66.*", "67.*", "68.*")),
-    (_C.SECURITY_INDUSTRIAL, ("501.*", "601.*")),
-    (
-        _C.NON_PATIENT,
-        (
-            "200.*",
-            "201.*",
-            "1.2.840.10008.5.1.4.38.*",  # Hanging Protocol
-            "1.2.840.10008.5.1.4.39.*",  # Color Palette
-            "1.2.840.10008.5.1.4.43.*",  # Generic Implant Template
-            "1.2.840.10008.5.1.4.44.*",  # Implant Assembly Template
-            "1.2.840.10008.5.1.4.45.*",  # Implant Template Group
-        ),
-    ),
-)
+    name: str
+    type: str
+    keyword: str
+    retired: bool
+
+
+def _dictionary_entry(uid: str) -> _DictionaryEntry | None:
+    """pydicom's entry for exactly ``uid``, read through the public UID API; ``None`` if none.
+
+    ``UID()`` strips whitespace before its properties look the value up, so a
+    string that stripping would change is treated as unknown: the lookup stays
+    exact, as the registry's own tables are. Validation is off: odd strings
+    from files are expected here, and must not warn.
+    """
+    known = UID(uid, validation_mode=pydicom_config.IGNORE)
+    if known != uid or not known.type:
+        return None
+    return _DictionaryEntry(known.name, known.type, known.keyword, known.is_retired)
+
+
+def _dictionary_uids(uid_type: str) -> list[str]:
+    """Every UID of ``uid_type`` ("SOP Class", "Transfer Syntax") pydicom knows, in its order.
+
+    The one use of a private pydicom module. pydicom 3 has no public API to
+    list the UIDs it knows: :class:`~pydicom.uid.UID` answers for one UID at a
+    time, and its public lists (``pydicom.uid.AllTransferSyntaxes`` and the
+    like) leave out the retired transfer syntaxes, the four pynetdicom adds to
+    the dictionary on import, and SOP classes altogether. Only the type is
+    read from the private dictionary; everything else about a UID goes
+    through :func:`_dictionary_entry`.
+    """
+    from pydicom._uid_dict import UID_dictionary  # no public API lists every UID
+
+    return [uid for uid, entry in UID_dictionary.items() if entry[1] == uid_type]
+
+
+# --------------------------------------------------------------------------
+# SOP classes
+# --------------------------------------------------------------------------
 
 
 def _compile_pattern(pattern: str) -> tuple[str, bool]:
@@ -252,7 +247,8 @@ def _compile_pattern(pattern: str) -> tuple[str, bool]:
 
 
 _COMPILED_RULES = tuple(
-    (category, tuple(_compile_pattern(p) for p in patterns)) for category, patterns in _UID_RULES
+    (category, tuple(_compile_pattern(p) for p in patterns))
+    for category, patterns in SOP_CLASS_UID_RULES
 )
 
 
@@ -260,7 +256,7 @@ def categorise_sop_class(uid: str, name: str = "") -> SopClassCategory:
     """The family of a SOP class by the documented rules; never raises."""
     if not uid.startswith(DICOM_ROOT):
         return SopClassCategory.PRIVATE
-    if name.startswith(_LEGACY_NAME_PREFIXES):
+    if name.startswith(LEGACY_NAME_PREFIXES):
         return SopClassCategory.LEGACY
     for category, patterns in _COMPILED_RULES:
         for base, subtree in patterns:
@@ -269,110 +265,13 @@ def categorise_sop_class(uid: str, name: str = "") -> SopClassCategory:
     return SopClassCategory.OTHER
 
 
-# Names for classes pynetdicom knows and pydicom 3.0.2 does not yet.
-_NAMES_MISSING_FROM_PYDICOM = {
-    "1.2.840.10008.5.1.4.1.1.9.100.1": "Waveform Presentation State Storage",
-    "1.2.840.10008.5.1.4.1.1.9.100.2": "Waveform Acquisition Presentation State Storage",
-    "1.2.840.10008.5.1.4.1.1.66.7": "Label Map Segmentation Storage",
-    "1.2.840.10008.5.1.4.1.1.66.8": "Height Map Segmentation Storage",
-}
-
-# Whole-name short labels where the abbreviation rules read badly.
-_SOP_SHORT_OVERRIDES = {
-    "1.2.840.10008.5.1.4.1.1.7": "SC",
-    "1.2.840.10008.5.1.4.1.1.88.59": "KOS",
-    "1.2.840.10008.5.1.4.1.1.104.1": "PDF",
-    "1.2.840.10008.5.1.4.1.1.104.2": "CDA",
-    "1.2.840.10008.5.1.4.1.1.104.3": "STL",
-    "1.2.840.10008.5.1.4.1.1.104.4": "OBJ",
-    "1.2.840.10008.5.1.4.1.1.104.5": "MTL",
-    "1.2.840.10008.5.1.4.1.1.11.1": "GSPS",
-    "1.2.840.10008.5.1.4.1.1.11.2": "Color PS",
-    "1.2.840.10008.5.1.4.1.1.11.3": "Pseudo-Color PS",
-    "1.2.840.10008.5.1.4.1.1.11.4": "Blending PS",
-    "1.2.840.10008.5.1.4.1.1.9.1.1": "12-lead ECG",
-    "1.2.840.10008.5.1.4.1.1.66.4": "SEG",
-    "1.2.840.10008.5.1.4.1.1.66": "Raw Data",
-    "1.2.840.10008.5.1.4.1.1.481.3": "RTSTRUCT",
-    "1.2.840.10008.5.1.4.1.1.481.5": "RTPLAN",
-    "1.2.840.10008.5.1.4.1.1.481.2": "RTDOSE",
-    "1.2.840.10008.5.1.4.1.1.481.25": "RT Patient Position Instr.",
-    "1.2.840.10008.5.1.4.1.1.481.19": "C-Arm Rad Record",
-    "1.2.840.10008.5.1.4.34.10": "RT Brachy Setup Delivery",
-    "1.2.840.10008.5.1.4.1.1.80.1": "Ophth Visual Field",
-    "1.2.840.10008.5.1.4.1.1.79.1": "Macular Grid Report",
-    "1.2.840.10008.5.1.4.1.1.78.6": "Spectacle Prescription",
-    "1.2.840.10008.5.1.4.1.1.78.8": "IOL Calculations",
-    "1.2.840.10008.5.1.4.1.1.77.1.5.5": "Wide Field Ophth Stereo",
-    "1.2.840.10008.5.1.4.1.1.77.1.5.6": "Wide Field Ophth 3D",
-    "1.2.840.10008.5.1.4.1.1.77.1.5.8": "Ophth OCT B-scan Analysis",
-    "1.2.840.10008.5.1.4.1.1.77.1.9": "Confocal Micro Tiled",
-    "1.2.840.10008.5.1.4.1.1.91.1": "Micro Bulk Annotations",
-    "1.2.840.10008.5.1.4.1.1.88.68": "Radiopharm. Rad Dose SR",
-    "1.2.840.10008.5.1.4.1.1.88.74": "Planned Agent Admin SR",
-    "1.2.840.10008.5.1.4.1.1.88.75": "Performed Agent Admin SR",
-    "1.2.840.10008.5.1.4.1.1.66.3": "Deformable Registration",
-    "1.2.840.10008.5.1.4.1.1.501.6": "DICOS QR",
-    "1.2.840.10008.5.1.4.1.1.501.3": "DICOS Threat Report",
-    "1.2.840.10008.5.1.4.1.1.13.1.4": "Breast Projection Pres",
-    "1.2.840.10008.5.1.4.1.1.13.1.5": "Breast Projection Proc",
-}
-
-# Applied in order to a name to make a short label; longest phrases first.
-_SOP_ABBREVIATIONS: tuple[tuple[str, str], ...] = (
-    (" Storage - Trial", " Trial"),
-    (" Storage SOP Class", ""),
-    ("RT Image Storage", "RT Image"),
-    (" Image Storage", ""),
-    (" Storage", ""),
-    (" - For Presentation", " Pres"),
-    (" - For Processing", " Proc"),
-    ("Legacy Converted Enhanced", "LC Enhanced"),
-    ("Multi-frame Grayscale Byte Secondary Capture", "MF Gray Byte SC"),
-    ("Multi-frame Grayscale Word Secondary Capture", "MF Gray Word SC"),
-    ("Multi-frame Single Bit Secondary Capture", "MF 1-bit SC"),
-    ("Multi-frame True Color Secondary Capture", "MF Color SC"),
-    ("Volumetric Presentation State", "VPS"),
-    ("Volume Rendering", "Vol. Rendering"),
-    ("Softcopy Presentation State", "PS"),
-    ("Presentation State", "PS"),
-    ("Digital Mammography X-Ray", "MG"),
-    ("Digital Intra-Oral X-Ray", "IO"),
-    ("Digital X-Ray", "DX"),
-    ("Computed Radiography", "CR"),
-    ("Positron Emission Tomography", "PET"),
-    ("Nuclear Medicine", "NM"),
-    ("Ultrasound", "US"),
-    ("X-Ray Angiographic", "XA"),
-    ("X-Ray Radiofluoroscopic", "XRF"),
-    ("Intravascular Optical Coherence Tomography", "IVOCT"),
-    ("Optical Coherence Tomography", "OCT"),
-    ("Ophthalmic", "Ophth"),
-    ("Photography", "Photo"),
-    ("Electroencephalogram", "EEG"),
-    ("Electromyogram", "EMG"),
-    ("Electrooculogram", "EOG"),
-    ("Waveform", "WF"),
-    ("Measurements", "Meas"),
-    ("Radiation", "Rad"),
-    ("Treatment", "Tx"),
-    ("Delivery Instruction", "Delivery"),
-    ("Microscopic", "Micro"),
-    ("Microscopy", "Micro"),
-    ("Procedure Protocol", "Protocol"),
-    ("Stereographic Projection", "Stereo Proj"),
-    ("3D Coordinates", "3D Coords"),
-    ("Encapsulated ", ""),
-)
-
-
 def _short_sop_name(uid: str, name: str) -> str:
     """A compact label for narrow UI columns, e.g. "Enhanced CT"."""
-    override = _SOP_SHORT_OVERRIDES.get(uid)
+    override = SOP_SHORT_NAME_OVERRIDES.get(uid)
     if override is not None:
         return override
     short = name
-    for phrase, replacement in _SOP_ABBREVIATIONS:
+    for phrase, replacement in SOP_ABBREVIATIONS:
         short = short.replace(phrase, replacement)
     return short.strip() or name
 
@@ -389,22 +288,22 @@ def _uid_sort_key(uid: str) -> tuple[int, ...]:
 
 def _storage_uids() -> dict[str, str]:
     """UID → keyword for the union of pydicom's and pynetdicom's storage classes."""
-    uids: dict[str, str] = {
-        uid: entry[4]
-        for uid, entry in UID_dictionary.items()
-        if entry[1] == "SOP Class" and "Storage" in entry[0] and uid not in _NOT_CSTORE_CLASSES
-    }
+    uids: dict[str, str] = {}
+    for uid in _dictionary_uids("SOP Class"):
+        entry = _dictionary_entry(uid)
+        if entry is not None and "Storage" in entry.name and uid not in NOT_CSTORE_CLASSES:
+            uids[uid] = entry.keyword
     for keyword, uid in _STORAGE_CLASSES.items():
         uids.setdefault(uid, keyword)
     return uids
 
 
 def _build_sop_class(uid: str, keyword: str) -> SopClassInfo:
-    entry = UID_dictionary.get(uid)
+    entry = _dictionary_entry(uid)
     if entry is not None:
-        name, retired = entry[0], entry[3] == "Retired"
+        name, retired = entry.name, entry.retired
     else:
-        name = _NAMES_MISSING_FROM_PYDICOM.get(uid) or _name_from_keyword(keyword)
+        name = NAMES_MISSING_FROM_PYDICOM.get(uid) or _name_from_keyword(keyword)
         retired = False
     return SopClassInfo(
         uid=uid,
@@ -424,9 +323,9 @@ def _sop_table() -> Mapping[str, SopClassInfo]:
 
 @lru_cache(maxsize=1024)
 def _synthesized_sop_class(uid: str) -> SopClassInfo:
-    entry = UID_dictionary.get(uid)
-    if entry is not None and entry[1] in ("SOP Class", "Meta SOP Class"):
-        name, keyword, retired = entry[0], entry[4], entry[3] == "Retired"
+    entry = _dictionary_entry(uid)
+    if entry is not None and entry.type in ("SOP Class", "Meta SOP Class"):
+        name, keyword, retired = entry.name, entry.keyword, entry.retired
     elif not uid:
         name, keyword, retired = "Missing SOP Class UID", "", False
     elif uid.startswith(DICOM_ROOT):
@@ -493,162 +392,42 @@ def sop_classes_by_category() -> Mapping[SopClassCategory, tuple[SopClassInfo, .
 # --------------------------------------------------------------------------
 
 
-class _Traits(NamedTuple):
-    """Everything about a transfer syntax that pydicom's dictionary does not say."""
-
-    short_name: str
-    nature: TransferSyntaxCategory  # what it is; ``retired`` overrides the category
-    lossless: bool
-    encapsulated: bool
-    deflated: bool
-    uncompressed: bool
-    network: bool
-
-
-_T = TransferSyntaxCategory
-
-
-def _traits(
-    short_name: str,
-    nature: TransferSyntaxCategory,
-    *,
-    encapsulated: bool | None = None,
-    deflated: bool = False,
-    uncompressed: bool | None = None,
-    lossless: bool | None = None,
-    network: bool = True,
-) -> _Traits:
-    """Traits with the defaults of their nature, overridden where the syntax differs."""
-    is_plain = nature is _T.UNCOMPRESSED
-    return _Traits(
-        short_name=short_name,
-        nature=nature,
-        lossless=nature in (_T.UNCOMPRESSED, _T.LOSSLESS) if lossless is None else lossless,
-        encapsulated=(not is_plain) if encapsulated is None else encapsulated,
-        deflated=deflated,
-        uncompressed=is_plain if uncompressed is None else uncompressed,
-        network=network,
-    )
-
-
-_TS = "1.2.840.10008.1.2"
-_TRANSFER_SYNTAX_TRAITS: dict[str, _Traits] = {
-    f"{_TS}": _traits("Implicit LE", _T.UNCOMPRESSED),
-    f"{_TS}.1": _traits("Explicit LE", _T.UNCOMPRESSED),
-    f"{_TS}.1.98": _traits("Encap. uncompressed", _T.UNCOMPRESSED, encapsulated=True),
-    f"{_TS}.1.99": _traits("Deflated LE", _T.LOSSLESS, encapsulated=False, deflated=True),
-    f"{_TS}.2": _traits("Explicit BE", _T.UNCOMPRESSED),
-    f"{_TS}.4.50": _traits("JPEG baseline", _T.LOSSY),
-    f"{_TS}.4.51": _traits("JPEG extended", _T.LOSSY),
-    f"{_TS}.4.52": _traits("JPEG extended 3/5", _T.LOSSY),
-    f"{_TS}.4.53": _traits("JPEG spectral 6/8", _T.LOSSY),
-    f"{_TS}.4.54": _traits("JPEG spectral 7/9", _T.LOSSY),
-    f"{_TS}.4.55": _traits("JPEG progressive 10/12", _T.LOSSY),
-    f"{_TS}.4.56": _traits("JPEG progressive 11/13", _T.LOSSY),
-    f"{_TS}.4.57": _traits("JPEG lossless", _T.LOSSLESS),
-    f"{_TS}.4.58": _traits("JPEG lossless 15", _T.LOSSLESS),
-    f"{_TS}.4.59": _traits("JPEG hierarchical 16/18", _T.LOSSY),
-    f"{_TS}.4.60": _traits("JPEG hierarchical 17/19", _T.LOSSY),
-    f"{_TS}.4.61": _traits("JPEG hierarchical 20/22", _T.LOSSY),
-    f"{_TS}.4.62": _traits("JPEG hierarchical 21/23", _T.LOSSY),
-    f"{_TS}.4.63": _traits("JPEG hierarchical 24/26", _T.LOSSY),
-    f"{_TS}.4.64": _traits("JPEG hierarchical 25/27", _T.LOSSY),
-    f"{_TS}.4.65": _traits("JPEG lossless 28", _T.LOSSLESS),
-    f"{_TS}.4.66": _traits("JPEG lossless 29", _T.LOSSLESS),
-    f"{_TS}.4.70": _traits("JPEG lossless SV1", _T.LOSSLESS),
-    f"{_TS}.4.80": _traits("JPEG-LS lossless", _T.LOSSLESS),
-    f"{_TS}.4.81": _traits("JPEG-LS near-lossless", _T.LOSSY),
-    f"{_TS}.4.90": _traits("J2K lossless", _T.LOSSLESS),
-    f"{_TS}.4.91": _traits("J2K", _T.LOSSY),
-    f"{_TS}.4.92": _traits("J2K multi-comp. lossless", _T.LOSSLESS),
-    f"{_TS}.4.93": _traits("J2K multi-comp.", _T.LOSSY),
-    f"{_TS}.4.94": _traits("JPIP", _T.LOSSY, encapsulated=False),
-    f"{_TS}.4.95": _traits("JPIP deflate", _T.LOSSY, encapsulated=False, deflated=True),
-    f"{_TS}.4.100": _traits("MPEG2 MP@ML", _T.VIDEO),
-    f"{_TS}.4.100.1": _traits("MPEG2 MP@ML frag.", _T.VIDEO),
-    f"{_TS}.4.101": _traits("MPEG2 MP@HL", _T.VIDEO),
-    f"{_TS}.4.101.1": _traits("MPEG2 MP@HL frag.", _T.VIDEO),
-    f"{_TS}.4.102": _traits("H.264 HP@4.1", _T.VIDEO),
-    f"{_TS}.4.102.1": _traits("H.264 HP@4.1 frag.", _T.VIDEO),
-    f"{_TS}.4.103": _traits("H.264 BD", _T.VIDEO),
-    f"{_TS}.4.103.1": _traits("H.264 BD frag.", _T.VIDEO),
-    f"{_TS}.4.104": _traits("H.264 2D", _T.VIDEO),
-    f"{_TS}.4.104.1": _traits("H.264 2D frag.", _T.VIDEO),
-    f"{_TS}.4.105": _traits("H.264 3D", _T.VIDEO),
-    f"{_TS}.4.105.1": _traits("H.264 3D frag.", _T.VIDEO),
-    f"{_TS}.4.106": _traits("H.264 stereo", _T.VIDEO),
-    f"{_TS}.4.106.1": _traits("H.264 stereo frag.", _T.VIDEO),
-    f"{_TS}.4.107": _traits("HEVC main", _T.VIDEO),
-    f"{_TS}.4.108": _traits("HEVC main 10", _T.VIDEO),
-    f"{_TS}.4.110": _traits("JPEG XL lossless", _T.LOSSLESS),
-    f"{_TS}.4.111": _traits("JPEG XL recompressed", _T.LOSSLESS),
-    f"{_TS}.4.112": _traits("JPEG XL", _T.LOSSY),
-    f"{_TS}.4.201": _traits("HTJ2K lossless", _T.LOSSLESS),
-    f"{_TS}.4.202": _traits("HTJ2K lossless RPCL", _T.LOSSLESS),
-    f"{_TS}.4.203": _traits("HTJ2K", _T.LOSSY),
-    f"{_TS}.4.204": _traits("JPIP HTJ2K", _T.LOSSY, encapsulated=False),
-    f"{_TS}.4.205": _traits("JPIP HTJ2K deflate", _T.LOSSY, encapsulated=False, deflated=True),
-    f"{_TS}.5": _traits("RLE", _T.LOSSLESS),
-    f"{_TS}.6.1": _traits("MIME (RFC 2557)", _T.LOSSY, encapsulated=False, network=False),
-    f"{_TS}.6.2": _traits("XML", _T.LOSSY, encapsulated=False, network=False),
-    f"{_TS}.7.1": _traits(
-        "SMPTE 2110-20 progressive",
-        _T.VIDEO,
-        encapsulated=False,
-        uncompressed=True,
-        network=False,
-    ),
-    f"{_TS}.7.2": _traits(
-        "SMPTE 2110-20 interlaced",
-        _T.VIDEO,
-        encapsulated=False,
-        uncompressed=True,
-        network=False,
-    ),
-    f"{_TS}.7.3": _traits(
-        "SMPTE 2110-30 audio", _T.VIDEO, encapsulated=False, uncompressed=True, network=False
-    ),
-    f"{_TS}.8.1": _traits("Deflated frames", _T.LOSSLESS),
-    "1.2.840.10008.1.20": _traits("Papyrus 3", _T.UNCOMPRESSED, network=False),
-}
-
-_VIDEO_WORDS = ("MPEG", "HEVC", "H.264", "H.265", "SMPTE")
-
-
-def _guess_traits(name: str) -> _Traits:
+def _guess_traits(name: str) -> TransferSyntaxTraits:
     """Traits for a syntax pydicom knows and the table does not (a newer pydicom)."""
-    if any(word in name for word in _VIDEO_WORDS):
-        nature = _T.VIDEO
+    if any(word in name for word in VIDEO_WORDS):
+        nature = TransferSyntaxCategory.VIDEO
     elif "Lossless" in name and "Near" not in name:
-        nature = _T.LOSSLESS
+        nature = TransferSyntaxCategory.LOSSLESS
     else:
-        nature = _T.LOSSY
-    return _traits(name, nature)
+        nature = TransferSyntaxCategory.LOSSY
+    return traits(name, nature)
 
 
-def _build_transfer_syntax(uid: str, entry: tuple[str, str, str, str, str]) -> TransferSyntaxInfo:
-    name, _type, _info, retired_text, keyword = entry
-    traits = _TRANSFER_SYNTAX_TRAITS.get(uid) or _guess_traits(name)
-    retired = retired_text == "Retired"
+def _build_transfer_syntax(uid: str, entry: _DictionaryEntry) -> TransferSyntaxInfo:
+    row = _TRANSFER_SYNTAX_TRAITS.get(uid) or _guess_traits(entry.name)
     return TransferSyntaxInfo(
         uid=uid,
-        name=name,
-        keyword=keyword,
-        short_name=traits.short_name,
-        category=_T.RETIRED if retired else traits.nature,
-        retired=retired,
-        lossless=traits.lossless,
-        encapsulated=traits.encapsulated,
-        deflated=traits.deflated,
-        uncompressed=traits.uncompressed,
-        network=traits.network,
+        name=entry.name,
+        keyword=entry.keyword,
+        short_name=row.short_name,
+        category=TransferSyntaxCategory.RETIRED if entry.retired else row.nature,
+        retired=entry.retired,
+        lossless=row.lossless,
+        encapsulated=row.encapsulated,
+        deflated=row.deflated,
+        uncompressed=row.uncompressed,
+        network=row.network,
     )
 
 
 @cache
 def _transfer_syntax_table() -> Mapping[str, TransferSyntaxInfo]:
     entries = sorted(
-        ((uid, entry) for uid, entry in UID_dictionary.items() if entry[1] == "Transfer Syntax"),
+        (
+            (uid, entry)
+            for uid in _dictionary_uids("Transfer Syntax")
+            if (entry := _dictionary_entry(uid)) is not None
+        ),
         key=lambda item: _uid_sort_key(item[0]),
     )
     return MappingProxyType({uid: _build_transfer_syntax(uid, entry) for uid, entry in entries})
@@ -669,7 +448,7 @@ def _synthesized_transfer_syntax(uid: str) -> TransferSyntaxInfo:
         name=name,
         keyword="",
         short_name=short,
-        category=_T.UNKNOWN,
+        category=TransferSyntaxCategory.UNKNOWN,
         retired=False,
         lossless=False,
         encapsulated=False,

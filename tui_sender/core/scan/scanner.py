@@ -32,8 +32,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tui_sender.core.model.catalog import Catalog, SkippedFile, SkipReason
-from tui_sender.core.scan.dicom_header import ScanError, ScannedFile, read_header, scan_file
+from tui_sender.core.scan.dicom_header import ScannedFile, read_header, scan_file
 from tui_sender.core.scan.discovery import InputPath, discover
+from tui_sender.core.scan.header_errors import ScanError
 
 __all__ = [
     "ScanBatch",

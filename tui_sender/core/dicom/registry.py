@@ -131,7 +131,7 @@ from tui_sender.core.dicom.registry_tables import (
     traits,
 )
 from tui_sender.core.dicom.registry_tables import (
-    # Under the name tests/test_registry.py checks the table's coverage by.
+    # Under the name tests/core/dicom/test_registry.py checks the table's coverage by.
     TRANSFER_SYNTAX_TRAITS as _TRANSFER_SYNTAX_TRAITS,
 )
 

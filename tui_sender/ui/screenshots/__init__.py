@@ -2,7 +2,7 @@
 
 ``python -m tui_sender.ui.screenshots [--out screenshots/]`` writes
 ``browser.svg``, ``destinations.svg``, ``dashboard.svg`` and ``summary.svg``
-at 120x40 (see :mod:`.__main__`). ``tests/test_snapshots.py`` replays the same
+at 120x40 (see :mod:`.__main__`). ``tests/ui/test_snapshots.py`` replays the same
 scenes at 80x24 and 120x40, so a README picture shows a screen the tests check.
 
 Nothing in a picture may depend on the machine, the clock or the network, so

@@ -31,7 +31,7 @@ from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.scan.scanner import scan_paths
 from tui_sender.demo.samples.data import generate_samples
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SEND_TIMEOUT = 30.0
 
 

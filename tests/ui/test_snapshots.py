@@ -3,11 +3,11 @@
 Each test drives :class:`~tui_sender.ui.screenshots.showcase.ShowcaseApp` (the real app
 on generated sample studies, scanning before its first frame and sending to a
 staged session that opens no association) with the keys a user presses, then
-compares the screen with the SVG in ``tests/__snapshots__/``. The dashboard's
+compares the screen with the SVG in ``tests/ui/__snapshots__/``. The dashboard's
 clock is frozen, so elapsed time, rates and ETA are fixed numbers. The same
 scenes make the README screenshots (``python -m tui_sender.ui.screenshots``).
 
-After a deliberate UI change: ``pytest tests/test_snapshots.py --snapshot-update``,
+After a deliberate UI change: ``pytest tests/ui/test_snapshots.py --snapshot-update``,
 then read ``snapshot_report.html`` (or the SVGs) against each docstring before
 committing the new baselines.
 """

@@ -30,7 +30,7 @@ from tui_sender.core.record.journal import read_journal
 from tui_sender.demo.samples.data import SampleSet, generate_samples
 from tui_sender.ui.launch import format_error, resume_command
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXIT_TIMEOUT = 20.0
 """Seconds from the fault to the shell's prompt (the app stops sessions within 10 s)."""
 

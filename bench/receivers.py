@@ -9,6 +9,10 @@
 * ``storescp-ignore``: ``storescp +xa --fork --ignore``, which receives and
   discards: the sender-bound case. It keeps nothing, so delivery is judged
   by the sender's own report.
+* ``wanN`` (``wan25``, ``wan40``, ...): ``storescp --ignore`` behind a loopback
+  proxy that delays every byte N ms each way (:class:`~peers.wan_proxy.WanProxy`,
+  a delay line: the stream is not serialised), so a round trip costs 2N ms as
+  on a WAN to a remote archive.
 * ``orthanc``: Orthanc with a temporary configuration (``DicomThreadsCount``
   4 by default) and an empty storage and index; what it stored is its
   ``CountInstances``.
@@ -21,6 +25,7 @@ the delivered count needs no subtraction.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -32,8 +37,17 @@ from pathlib import Path
 from peers.dcmtk import DcmtkStoreSCP
 from peers.orthanc import OrthancServer
 from peers.processes import LOOPBACK
+from peers.wan_proxy import WanProxy
 
-RECEIVER_NAMES = ("storescp", "storescp-ram", "storescp-ignore", "orthanc")
+RECEIVER_NAMES = ("storescp", "storescp-ram", "storescp-ignore", "orthanc", "wanN")
+_WAN = re.compile(r"^wan(\d+)$")
+
+
+def known_receiver(name: str) -> bool:
+    """True for a name :func:`open_receiver` can start (``wanN`` for any N)."""
+    return name in RECEIVER_NAMES[:-1] or _WAN.match(name) is not None
+
+
 RAM_DIR = Path("/dev/shm")
 FILES_SETTLE_SECONDS = 10.0
 
@@ -68,6 +82,16 @@ def open_receiver(name: str, work_dir: Path, *, orthanc_threads: int = 4) -> Ite
             _storescp(Path(ram), name=name) as run,
         ):
             yield run
+    elif (wan := _WAN.match(name)) is not None:
+        delay = int(wan.group(1)) / 1000
+        with _storescp(work_dir, ignore=True) as scp, WanProxy(scp.port, delay=delay) as proxy:
+            yield ReceiverRun(
+                name,
+                proxy.port,
+                scp.ae_title,
+                f"{scp.description}, behind {delay * 1000:g} ms each way",
+                scp.stored_count,
+            )
     else:
         raise ValueError(f"unknown receiver {name!r}; known: {', '.join(RECEIVER_NAMES)}")
 

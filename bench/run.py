@@ -37,7 +37,7 @@ from bench.extras import (
     measure_scan_speed,
 )
 from bench.machine import describe_machine, short_summary
-from bench.receivers import RECEIVER_NAMES
+from bench.receivers import RECEIVER_NAMES, known_receiver
 from bench.report import (
     make_console,
     print_bars,
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--receivers",
         default="storescp,storescp-ignore,orthanc",
         help="comma-separated: storescp (writes to disk), storescp-ram (writes to tmpfs), "
-        "storescp-ignore, orthanc",
+        "storescp-ignore, orthanc, wanN (storescp --ignore behind N ms each way, e.g. wan25)",
     )
     parser.add_argument(
         "--senders",
@@ -140,7 +140,7 @@ def _check_options(args: argparse.Namespace) -> tuple[list[str], list[str], list
         if name not in SET_NAMES:
             raise ValueError(f"unknown set {name!r}; known: {', '.join(SET_NAMES)}")
     for name in receivers:
-        if name not in RECEIVER_NAMES:
+        if not known_receiver(name):
             raise ValueError(f"unknown receiver {name!r}; known: {', '.join(RECEIVER_NAMES)}")
     senders = list({spec.key: spec for spec in map(parse_sender, _names(args.senders))}.values())
     if not (sets and receivers and senders):
@@ -148,7 +148,7 @@ def _check_options(args: argparse.Namespace) -> tuple[list[str], list[str], list
     if args.repeat < 1:
         raise ValueError("--repeat must be at least 1")
     needed = set()
-    if args.big or any(name.startswith("storescp") for name in receivers):
+    if args.big or any(name.startswith(("storescp", "wan")) for name in receivers):
         needed.add("storescp")
     if args.big or any(spec.family == "storescu" for spec in senders):
         needed.add("storescu")

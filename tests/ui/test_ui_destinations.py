@@ -126,11 +126,17 @@ async def test_add_validate_edit_choose_delete(tmp_path: Path) -> None:
         assert form.query_one("#field-ae_title", Input).value == "PACS_AE"
         form.query_one("#field-name", Input).value = "ARCHIVE-B"
         form.query_one("#field-description", Input).value = "building B"
+        form.query_one("#field-max_rate", Input).value = "2 Mbit"
+        await pilot.press("ctrl+s")
+        assert app.screen is form, "saved a cap in bits"
+        assert "12.5MB" in str(form.query_one("#problem-max_rate", Static).content)
+        form.query_one("#field-max_rate", Input).value = "20MB"
         form.query_one("#save").focus()
         await pilot.press("enter")
         assert app.screen is screen
         assert set(on_disk(config)) == {"ARCHIVE-B"}
         assert on_disk(config)["ARCHIVE-B"]["description"] == "building B"
+        assert on_disk(config)["ARCHIVE-B"]["max_rate"] == "20MB"
         assert app.chosen_destinations == ["ARCHIVE-B"]
 
         # A second one with the address filled in directly; a taken name is refused.
@@ -359,9 +365,11 @@ def test_every_validation_message_lands_under_its_field() -> None:
         ca_file="/nonexistent/ca.pem",
         client_key="/nonexistent/key.pem",
         server_name="a b",
+        max_rate="lots",
     )
     problems = broken.validate()
-    assert len(problems) >= 14
+    assert len(problems) >= 15
+    assert field_of_problem("max_rate 'lots' is not a rate: give ...") == "max_rate"
     assert [p for p in problems if field_of_problem(p) is None] == []
     assert field_of_problem("calling AE title must not be empty") == "calling_ae"
     assert field_of_problem("AE title must not be empty") == "ae_title"

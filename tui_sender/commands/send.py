@@ -126,6 +126,12 @@ def configure(
         help="release and reopen each association after N files (default: no limit)",
     )
     parser.add_argument(
+        "--max-rate",
+        metavar="RATE",
+        help="bandwidth cap for all associations together, e.g. 20MB (per second; default: "
+        "the destination's, or none)",
+    )
+    parser.add_argument(
         "--include-phi",
         action="store_true",
         help="put patient names and IDs in the summary (off by default)",
@@ -200,6 +206,7 @@ def _request(args: argparse.Namespace) -> _Asked:
         "network_timeout": args.network_timeout,
         "decompress": DecompressPolicy(args.decompress) if args.decompress else None,
         "max_per_association": args.max_per_association,
+        "max_rate": args.max_rate,
     }
     paths = [os.fsdecode(p) for p in [*args.input, *args.paths]]
     plan: ResumePlan | None = None

@@ -38,6 +38,7 @@ from pathlib import Path
 import tomli_w
 
 from tui_sender.core.base.private_files import atomic_private
+from tui_sender.core.config.rates import parse_rate
 from tui_sender.core.config.settings import (
     DEFAULT_WORKERS,
     MAX_WORKERS,
@@ -163,6 +164,9 @@ class Destination:
     max_per_association: int = 0
     """Release and reopen the association after this many files (0: no limit), for PACS that
     cap requests per association or leak memory per association."""
+    max_rate: str = ""
+    """Bandwidth cap for all associations to this destination together, e.g. ``"20MB"`` (per
+    second; empty: none), so a gateway can share a WAN link."""
     description: str = ""
     """Free text for the operator (site, department, contact)."""
 
@@ -229,6 +233,11 @@ class Destination:
             problems.append(
                 f"max_per_association must be 0 (no limit) or more, got {self.max_per_association}"
             )
+        if self.max_rate:
+            try:
+                parse_rate(self.max_rate)
+            except ValueError as exc:
+                problems.append(f"max_rate {exc}")
         if self.max_pdu != 0 and not MAX_PDU_MIN <= self.max_pdu <= MAX_PDU_MAX:
             problems.append(
                 f"max_pdu must be 0 (no limit) or {MAX_PDU_MIN} to {MAX_PDU_MAX}, "

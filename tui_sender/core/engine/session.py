@@ -449,4 +449,5 @@ def describe_target(target: TransferTarget) -> dict[str, Any]:
             "network": link.network_timeout,
         },
         "decompress": target.decompress.value,
+        "max_rate_bytes_per_s": link.pacer.rate if link.pacer is not None else None,
     }

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tui_sender.core.config.destinations import DecompressPolicy, Destination
+from tui_sender.core.config.rates import parse_rate
 from tui_sender.core.engine.transport import DimseTransport, Transport
 from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.net.pacing import Pacer
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,7 @@ def link_settings(dest: Destination, *, timeout_cap: float | None = None) -> Lin
         network_timeout=capped(dest.network_timeout),
         tls_context=tls_context(dest),
         tls_server_name=dest.server_name or None,
+        pacer=Pacer(parse_rate(dest.max_rate)) if dest.max_rate else None,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
+from tui_sender.core.net.pacing import Pacer
+
 
 @dataclass(frozen=True, slots=True)
 class LinkSettings:
@@ -26,6 +28,8 @@ class LinkSettings:
     """Longest a single write may block (a stalled peer that stopped reading)."""
     tls_context: ssl.SSLContext | None = None
     tls_server_name: str | None = None
+    pacer: Pacer | None = None
+    """The destination's bandwidth cap, shared by all its associations (None: none)."""
 
     @property
     def address(self) -> str:

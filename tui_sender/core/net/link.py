@@ -322,6 +322,11 @@ class Link:
                 context_id, control, last_size
             )
             end = at + wire.PDATA_OVERHEAD + last_size
+            pacer = self.settings.pacer
+            if pacer is not None and not pacer.wait_for(want, self._interrupted):
+                raise LinkBroken(
+                    "cancelled while waiting for the bandwidth cap", FailureKind.CANCELLED
+                )
             if pending:
                 self._sock.sendall(pending + self._view[:end])
                 pending = b""

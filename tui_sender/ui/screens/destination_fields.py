@@ -154,6 +154,12 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
                 "Seconds an association may sit idle before it is aborted.",
             ),
             FieldSpec("max_pdu", "Max PDU", "int", "Largest PDU we accept, in bytes; 0: no limit."),
+            FieldSpec(
+                "max_rate",
+                "Max rate",
+                "text",
+                "Bandwidth cap for all associations together, e.g. 20MB (per second); empty: none.",
+            ),
         ),
     ),
 )

@@ -13,6 +13,10 @@
   proxy that delays every byte N ms each way (:class:`~peers.wan_proxy.WanProxy`,
   a delay line: the stream is not serialised), so a round trip costs 2N ms as
   on a WAN to a remote archive.
+* ``wanN-windowG``: the same proxy in front of a scripted pynetdicom SCP that
+  grants G outstanding operations (the Asynchronous Operations Window;
+  storescp and Orthanc grant 1). It keeps nothing; what it answered with
+  success is its stored count.
 * ``orthanc``: Orthanc with a temporary configuration (``DicomThreadsCount``
   4 by default) and an empty storage and index; what it stored is its
   ``CountInstances``.
@@ -37,15 +41,16 @@ from pathlib import Path
 from peers.dcmtk import DcmtkStoreSCP
 from peers.orthanc import OrthancServer
 from peers.processes import LOOPBACK
+from peers.pynetdicom_scp import ScriptedSCP
 from peers.wan_proxy import WanProxy
 
-RECEIVER_NAMES = ("storescp", "storescp-ram", "storescp-ignore", "orthanc", "wanN")
-_WAN = re.compile(r"^wan(\d+)$")
+RECEIVER_NAMES = ("storescp", "storescp-ram", "storescp-ignore", "orthanc", "wanN", "wanN-windowG")
+_WAN = re.compile(r"^wan(\d+)(?:-window(\d+))?$")
 
 
 def known_receiver(name: str) -> bool:
     """True for a name :func:`open_receiver` can start (``wanN`` for any N)."""
-    return name in RECEIVER_NAMES[:-1] or _WAN.match(name) is not None
+    return name in RECEIVER_NAMES[:-2] or _WAN.match(name) is not None
 
 
 RAM_DIR = Path("/dev/shm")
@@ -82,6 +87,18 @@ def open_receiver(name: str, work_dir: Path, *, orthanc_threads: int = 4) -> Ite
             _storescp(Path(ram), name=name) as run,
         ):
             yield run
+    elif (wan := _WAN.match(name)) is not None and wan.group(2) is not None:
+        delay, window = int(wan.group(1)) / 1000, int(wan.group(2))
+        scp = ScriptedSCP(grant_outstanding=window, keep_in_memory=False, max_associations=64)
+        with scp, WanProxy(scp.port, delay=delay) as proxy:
+            yield ReceiverRun(
+                name,
+                proxy.port,
+                scp.ae_title,
+                f"pynetdicom SCP granting {window} outstanding, "
+                f"behind {delay * 1000:g} ms each way",
+                lambda expected: len(scp.stored()),
+            )
     elif (wan := _WAN.match(name)) is not None:
         delay = int(wan.group(1)) / 1000
         with _storescp(work_dir, ignore=True) as scp, WanProxy(scp.port, delay=delay) as proxy:

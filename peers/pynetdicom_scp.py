@@ -40,6 +40,7 @@ from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.dsutils import decode, encode_file_meta
 from pynetdicom.events import Event, EventHandlerType
 from pynetdicom.pdu import P_DATA_TF
+from pynetdicom.pdu_primitives import AsynchronousOperationsWindowNegotiation
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.status import code_to_category
 from pynetdicom.transport import ThreadedAssociationServer
@@ -142,7 +143,11 @@ class ScriptedSCP:
         keep_in_memory: bool = True,
         timeout: float = 10.0,
         host: str = "127.0.0.1",
+        grant_outstanding: int | None = None,
     ) -> None:
+        self._grant_outstanding = grant_outstanding
+        """Operations the requestor may keep in flight, answered to its Asynchronous Operations
+        Window (None: not answered, so the window stays 1 as with storescp and Orthanc)."""
         self._replies = replies
         self._replies_by_sop_class = dict(replies_by_sop_class or {})
         self._abort_after = abort_after
@@ -190,6 +195,7 @@ class ScriptedSCP:
             (evt.EVT_REQUESTED, self._on_requested),
             (evt.EVT_ESTABLISHED, self._on_established),
             (evt.EVT_C_STORE, self._on_store),
+            *([(evt.EVT_CONN_OPEN, self._grant_window)] if self._grant_outstanding else []),
         ]
         if self._abort_during_store is not None or self._abort_during_instances:
             handlers.append((evt.EVT_PDU_RECV, self._on_pdu))
@@ -299,6 +305,23 @@ class ScriptedSCP:
             # shut before the A-ASSOCIATE-RJ is out.
             event.assoc.acse.send_reject(*codes)
             event.assoc.kill()
+
+    def _grant_window(self, event: Event) -> None:
+        """Answer the requestor's operations window with ours.
+
+        pynetdicom as an acceptor always answers (1, 1) ("async ops is not
+        supported", acse.py) while it serves requests one after another anyway;
+        for a test peer that grants a window, its answer is replaced here.
+        """
+        granted = self._grant_outstanding
+
+        def answer() -> AsynchronousOperationsWindowNegotiation:
+            item = AsynchronousOperationsWindowNegotiation()
+            item.maximum_number_operations_invoked = granted
+            item.maximum_number_operations_performed = 1
+            return item
+
+        event.assoc.acse._check_async_ops = answer  # type: ignore[method-assign]
 
     def _on_established(self, event: Event) -> None:
         state = self._state(event.assoc)

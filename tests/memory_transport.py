@@ -85,6 +85,7 @@ class MemoryAssociation:
         self.contexts = contexts
         self.accepted = {(c.sop_class_uid, c.transfer_syntax_uid): c.context_id for c in contexts}
         self.peer_max_pdu = 16384
+        self.window = 1  # one store at a time: the engine's synchronous path
         self.stores = 0
         self.bytes_sent = 0
         self._closed = False

@@ -81,6 +81,11 @@ class AssociationKeeper:
         """Context proposals the peer accepted none of, with its answers: not proposed again."""
 
     @property
+    def current(self) -> Association | None:
+        """The association held now, if any."""
+        return self._link
+
+    @property
     def association_id(self) -> str:
         """``A<n>`` of the association held (or last held), for the record."""
         return self._link_id

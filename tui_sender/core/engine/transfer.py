@@ -29,12 +29,14 @@ Retries (DESIGN.md):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from tui_sender.core.dicom.convert import ConversionError, encode_in
 from tui_sender.core.dicom.negotiation import (
@@ -140,30 +142,36 @@ class Worker:
         now = time.monotonic()
         pending = deque(item for item in items if item.not_before <= now)
         waiting = [item for item in items if item.not_before > now]
-        while pending or waiting:
-            if not pending:
+        in_flight: deque[_InFlight] = deque()
+        while pending or waiting or in_flight:
+            outcomes: list[FileOutcome | None] = []
+            if pending and (not in_flight or self._may_add_to(in_flight)):
+                item = pending.popleft()
+                try:
+                    outcomes.append(self._attempt(batch, item, pending, waiting, in_flight))
+                except StepAside as step:
+                    rest = (item, *pending, *waiting)
+                    if self.queue.give_back(self.name, Work(batch, rest)):
+                        self.emit(
+                            LogMessage(
+                                message=f"{self.name} steps aside: {step}; the other workers "
+                                f"take its {len(rest)} remaining files",
+                                level=logging.WARNING,
+                                worker=self.name,
+                            )
+                        )
+                        return False
+                    pending.appendleft(item)  # the others have just finished: carry on alone
+                    continue
+            elif in_flight:
+                outcomes = self._collect(in_flight, pending, waiting)
+            else:
                 self._wait_for(waiting, pending)
                 continue
-            item = pending.popleft()
-            try:
-                outcome = self._attempt(batch, item, pending, waiting)
-            except StepAside as step:
-                rest = (item, *pending, *waiting)
-                if self.queue.give_back(self.name, Work(batch, rest)):
-                    self.emit(
-                        LogMessage(
-                            message=f"{self.name} steps aside: {step}; the other workers take "
-                            f"its {len(rest)} remaining files",
-                            level=logging.WARNING,
-                            worker=self.name,
-                        )
-                    )
-                    return False
-                pending.appendleft(item)  # the others have just finished: carry on alone
-                continue
-            if outcome is not None:
-                counts[outcome.state] = counts.get(outcome.state, 0) + 1
-                progress.study_files_done += 1
+            for outcome in outcomes:
+                if outcome is not None:
+                    counts[outcome.state] = counts.get(outcome.state, 0) + 1
+                    progress.study_files_done += 1
         self.emit(
             StudyFinished(
                 worker=self.name,
@@ -193,32 +201,42 @@ class Worker:
         item: Pending,
         pending: deque[Pending],
         waiting: list[Pending],
+        in_flight: deque[_InFlight],
     ) -> FileOutcome | None:
-        """Try one file once; return its outcome when final, None when requeued."""
+        """Try one file once; its outcome when final, None when requeued or in flight.
+
+        With C-STOREs already in flight (a peer that granted an operations window) the file
+        goes out on the same association after them; the checks that may close or reopen an
+        association run only when nothing is in flight (see :meth:`_may_add_to`).
+        """
         inst = item.instance
-        if self.cancel.is_set():
-            return self._finish(item, FileState.FAILED, _not_resent(item, CANCELLED))
-        if self.queue.dead_reason is not None:
-            return self._finish(item, FileState.FAILED, _not_resent(item, self.queue.dead_reason))
-        refused = self.association.refused(batch.contexts)
-        if refused is not None:
-            return self._finish(item, FileState.FAILED, self._no_route_reason(inst, refused))
-        pause = self.queue.breaker.pause_left()
-        if pause > 0:
-            # The destination is paused (out of resources): an idle
-            # association would only time out meanwhile.
-            self.association.close(release=True)
-            self.progress.state = WorkerState.WAITING
-            self.cancel.wait(pause)
-            pending.appendleft(item)
-            return None
-        link = self.association.ensure(batch)
+        link = self.association.current if in_flight else None
         if link is None:
+            if self.cancel.is_set():
+                return self._finish(item, FileState.FAILED, _not_resent(item, CANCELLED))
+            dead = self.queue.dead_reason
+            if dead is not None:
+                return self._finish(item, FileState.FAILED, _not_resent(item, dead))
             refused = self.association.refused(batch.contexts)
             if refused is not None:
                 return self._finish(item, FileState.FAILED, self._no_route_reason(inst, refused))
-            reason = self.queue.dead_reason or self.association.last_error
-            return self._finish(item, FileState.FAILED, _not_resent(item, reason))
+            pause = self.queue.breaker.pause_left()
+            if pause > 0:
+                # The destination is paused (out of resources): an idle
+                # association would only time out meanwhile.
+                self.association.close(release=True)
+                self.progress.state = WorkerState.WAITING
+                self.cancel.wait(pause)
+                pending.appendleft(item)
+                return None
+            link = self.association.ensure(batch)
+            if link is None:
+                refused = self.association.refused(batch.contexts)
+                if refused is not None:
+                    reason = self._no_route_reason(inst, refused)
+                    return self._finish(item, FileState.FAILED, reason)
+                reason = self.queue.dead_reason or self.association.last_error
+                return self._finish(item, FileState.FAILED, _not_resent(item, reason))
         route = choose_route(inst, link.accepted, link.contexts, self.target.decompress)
         if isinstance(route, NoRoute):
             return self._finish(item, FileState.FAILED, route.reason)
@@ -226,29 +244,91 @@ class Worker:
         started = time.monotonic()
         bytes_before = link.bytes_sent
         try:
+            if link.window > 1:
+                message_id = self._submit(link, inst, route)
+                sent = link.bytes_sent - bytes_before
+                in_flight.append(_InFlight(item, route, started, sent, message_id))
+                return None
             reply = self._store(link, inst, route)
         except _FileProblem as problem:
             return self._finish(item, FileState.FAILED, str(problem), route=route)
         except LinkBroken as broken:
-            self.association.drop(str(broken))
+            return self._link_broke(broken, [(item, route), *_held(in_flight)], pending)[0]
+        return self._settle(item, reply, route, started, link.bytes_sent - bytes_before, waiting)
+
+    def _may_add_to(self, in_flight: deque[_InFlight]) -> bool:
+        """True when one more C-STORE may join those in flight on the current association."""
+        link = self.association.current
+        if link is None or link.closed or len(in_flight) >= link.window:
+            return False
+        limit = self.target.max_per_association
+        if limit > 0 and link.stores + len(in_flight) >= limit:
+            return False
+        return (
+            not self.cancel.is_set()
+            and self.queue.dead_reason is None
+            and self.queue.breaker.pause_left() <= 0
+        )
+
+    def _collect(
+        self, in_flight: deque[_InFlight], pending: deque[Pending], waiting: list[Pending]
+    ) -> list[FileOutcome | None]:
+        """Wait for the next response on the association; settle the file it answers."""
+        link = self.association.current
+        assert link is not None, "C-STOREs in flight without an association"
+        self.progress.state = WorkerState.SENDING
+        try:
+            message_id, reply = link.collect()
+        except LinkBroken as broken:
+            held = _held(in_flight)
+            in_flight.clear()
+            return self._link_broke(broken, held, pending)
+        entry = next(e for e in in_flight if e.message_id == message_id)
+        in_flight.remove(entry)
+        return [self._settle(entry.item, reply, entry.route, entry.started, entry.bytes, waiting)]
+
+    def _link_broke(
+        self, broken: LinkBroken, held: list[tuple[Pending, Route]], pending: deque[Pending]
+    ) -> list[FileOutcome | None]:
+        """The association broke with these files' outcomes unknown: resend or give up each."""
+        self.association.drop(str(broken))
+        outcomes: list[FileOutcome | None] = []
+        for item, route in reversed(held):  # requeued in their order, at the front
             item.last_reason = str(broken)
             if self.cancel.is_set():
-                return self._finish(item, FileState.FAILED, CANCELLED_IN_FLIGHT, route=route)
-            if item.attempts >= self.target.retry.max_attempts:
-                outcome = self._finish(
-                    item,
-                    FileState.FAILED,
-                    f"outcome unknown after {item.attempts} attempts: {broken}; the "
-                    "association broke every time this file was sent",
-                    route=route,
+                outcomes.append(
+                    self._finish(item, FileState.FAILED, CANCELLED_IN_FLIGHT, route=route)
+                )
+            elif item.attempts >= self.target.retry.max_attempts:
+                outcomes.append(
+                    self._finish(
+                        item,
+                        FileState.FAILED,
+                        f"outcome unknown after {item.attempts} attempts: {broken}; the "
+                        "association broke every time this file was sent",
+                        route=route,
+                    )
                 )
                 trip = self.queue.breaker.unknown(str(broken))
                 if trip is not None:
                     self._give_up(trip.reason)
-                return outcome
-            self._retrying(item, f"outcome unknown ({broken}); resending on a new association")
-            pending.appendleft(item)
-            return None
+            else:
+                self._retrying(item, f"outcome unknown ({broken}); resending on a new association")
+                pending.appendleft(item)
+                outcomes.append(None)
+        return outcomes[::-1]
+
+    def _settle(
+        self,
+        item: Pending,
+        reply: StoreReply,
+        route: Route,
+        started: float,
+        bytes_sent: int,
+        waiting: list[Pending],
+    ) -> FileOutcome | None:
+        """The peer answered this file: its outcome, or None when it will be retried."""
+        inst = item.instance
         verdict = classify(reply.status)
         item.last_status = reply.status
         item.last_reason = ""  # a response: no longer in doubt
@@ -282,7 +362,7 @@ class Worker:
             status=reply.status,
             route=route,
             seconds=time.monotonic() - started,
-            bytes_sent=link.bytes_sent - bytes_before,
+            bytes_sent=bytes_sent,
         )
 
     def _tell_breaker(
@@ -333,37 +413,17 @@ class Worker:
     # -- one C-STORE -----------------------------------------------------------
 
     def _store(self, link: Association, inst: Instance, route: Route) -> StoreReply:
-        progress = self.progress
-        progress.state = WorkerState.SENDING
-        progress.current_path = inst.path
-        progress.current_bytes = inst.dataset_bytes
-        progress.current_bytes_done = 0
-        if route.conversion is not Conversion.NONE:
-            try:
-                data = encode_in(inst.path, route.transfer_syntax_uid)
-            except ConversionError as exc:
-                raise _FileProblem(str(exc)) from exc
-            progress.current_bytes = len(data)
+        """Send one file and wait for its answer."""
+        data = self._prepare(inst, route)
+        if data is not None:
             return link.store_bytes(
                 route.context_id,
                 inst.sop_class_uid,
                 inst.sop_instance_uid,
                 data,
-                progress.add_wire_bytes,
+                self.progress.add_wire_bytes,
             )
-        try:
-            fd = os.open(inst.path, os.O_RDONLY)
-        except OSError as exc:
-            raise _FileProblem(
-                f"cannot open the file any more: {exc.strerror or exc} (changed since the scan)"
-            ) from exc
-        try:
-            stat = os.fstat(fd)
-            if stat.st_size != inst.size or stat.st_mtime_ns != inst.mtime_ns:
-                raise _FileProblem(
-                    "the file changed since it was scanned (size or modification time differ); "
-                    "scan again and resend"
-                )
+        with _opened(inst) as fd:
             return link.store_file(
                 route.context_id,
                 inst.sop_class_uid,
@@ -371,10 +431,46 @@ class Worker:
                 fd,
                 inst.dataset_offset,
                 inst.dataset_bytes,
-                progress.add_wire_bytes,
+                self.progress.add_wire_bytes,
             )
-        finally:
-            os.close(fd)
+
+    def _submit(self, link: Association, inst: Instance, route: Route) -> int:
+        """Send one file without waiting (an operations window is open); its Message ID."""
+        data = self._prepare(inst, route)
+        if data is not None:
+            return link.submit_bytes(
+                route.context_id,
+                inst.sop_class_uid,
+                inst.sop_instance_uid,
+                data,
+                self.progress.add_wire_bytes,
+            )
+        with _opened(inst) as fd:
+            return link.submit_file(
+                route.context_id,
+                inst.sop_class_uid,
+                inst.sop_instance_uid,
+                fd,
+                inst.dataset_offset,
+                inst.dataset_bytes,
+                self.progress.add_wire_bytes,
+            )
+
+    def _prepare(self, inst: Instance, route: Route) -> bytes | None:
+        """Show the file as the one being sent; its data set re-encoded when the route says so."""
+        progress = self.progress
+        progress.state = WorkerState.SENDING
+        progress.current_path = inst.path
+        progress.current_bytes = inst.dataset_bytes
+        progress.current_bytes_done = 0
+        if route.conversion is Conversion.NONE:
+            return None
+        try:
+            data = encode_in(inst.path, route.transfer_syntax_uid)
+        except ConversionError as exc:
+            raise _FileProblem(str(exc)) from exc
+        progress.current_bytes = len(data)
+        return data
 
     def _finish(
         self,
@@ -416,6 +512,42 @@ class Worker:
             progress.failed += 1
         self.emit(FileDone(worker=self.name, outcome=outcome, seconds=seconds))
         return outcome
+
+
+@dataclass(frozen=True, slots=True)
+class _InFlight:
+    """A C-STORE sent and not answered yet (only with an operations window above 1)."""
+
+    item: Pending
+    route: Route
+    started: float
+    bytes: int
+    message_id: int
+
+
+def _held(in_flight: deque[_InFlight]) -> list[tuple[Pending, Route]]:
+    return [(e.item, e.route) for e in in_flight]
+
+
+@contextlib.contextmanager
+def _opened(inst: Instance) -> Iterator[int]:
+    """The file, open for reading, as it was scanned: else a :class:`_FileProblem`."""
+    try:
+        fd = os.open(inst.path, os.O_RDONLY)
+    except OSError as exc:
+        raise _FileProblem(
+            f"cannot open the file any more: {exc.strerror or exc} (changed since the scan)"
+        ) from exc
+    try:
+        stat = os.fstat(fd)
+        if stat.st_size != inst.size or stat.st_mtime_ns != inst.mtime_ns:
+            raise _FileProblem(
+                "the file changed since it was scanned (size or modification time differ); "
+                "scan again and resend"
+            )
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _not_resent(item: Pending, reason: str) -> str:

@@ -43,6 +43,9 @@ class Association(Protocol):
     stores: int
     """Stores answered on this association."""
     bytes_sent: int
+    window: int
+    """C-STOREs that may be in flight at once (1: one at a time, with :meth:`store_file`;
+    more: :meth:`submit_file` then :meth:`collect`, matched by Message ID)."""
 
     @property
     def closed(self) -> bool: ...
@@ -69,6 +72,34 @@ class Association(Protocol):
         on_bytes: Callable[[int], None] | None = None,
     ) -> StoreReply:
         """Store a data set already encoded in memory (after a conversion)."""
+        ...
+
+    def submit_file(
+        self,
+        context_id: int,
+        sop_class_uid: str,
+        sop_instance_uid: str,
+        fd: int,
+        offset: int,
+        length: int,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> int:
+        """Send a store without waiting for its answer; its Message ID."""
+        ...
+
+    def submit_bytes(
+        self,
+        context_id: int,
+        sop_class_uid: str,
+        sop_instance_uid: str,
+        data: bytes,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> int:
+        """Send a store of data in memory without waiting; its Message ID."""
+        ...
+
+    def collect(self) -> tuple[int, StoreReply]:
+        """The next answer to a submitted store: its Message ID and the reply."""
         ...
 
     def still_open(self) -> bool:

@@ -28,6 +28,9 @@ class LinkSettings:
     """Longest a single write may block (a stalled peer that stopped reading)."""
     tls_context: ssl.SSLContext | None = None
     tls_server_name: str | None = None
+    outstanding: int = 16
+    """C-STOREs we offer to keep in flight per association (the Asynchronous Operations
+    Window, PS3.7 D.3.3.3); the peer grants at most that, and most grant 1. 1: not proposed."""
     pacer: Pacer | None = None
     """The destination's bandwidth cap, shared by all its associations (None: none)."""
 

@@ -37,7 +37,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from tui_sender.core.model.events import ContextResult
@@ -71,8 +71,13 @@ class Link:
         *,
         peer_implementation_uid: str = "",
         peer_implementation_version: str = "",
+        window: int = 1,
     ) -> None:
         self.settings = settings
+        self.window = window
+        """C-STOREs that may be in flight at once (the granted Asynchronous Operations Window)."""
+        self._outstanding: dict[int, str] = {}
+        """Message ID -> SOP Instance UID of each C-STORE sent and not yet answered."""
         self.peer_max_pdu = peer_max_pdu
         """The peer's Maximum Length Received (0: no limit): what our P-DATA PDUs fit in."""
         self.contexts = contexts
@@ -126,7 +131,7 @@ class Link:
         length: int,
         on_bytes: Callable[[int], None] | None = None,
     ) -> StoreReply:
-        """C-STORE a data set streamed from an open file, unchanged.
+        """C-STORE a data set streamed from an open file, unchanged, and wait for the answer.
 
         The file's bytes go out in P-DATA fragments sized by the peer's max
         PDU, read with ``preadv`` straight into a reusable buffer between
@@ -134,13 +139,8 @@ class Link:
         stays bounded whatever the file size, and the kernel's socket buffer
         gives back-pressure.
         """
-
-        def fill(views: Sequence[memoryview], position: int) -> int:
-            return os.preadv(fd, views, position)
-
-        return self._store(
-            context_id, sop_class_uid, sop_instance_uid, fill, offset, length, on_bytes
-        )
+        self.submit_file(context_id, sop_class_uid, sop_instance_uid, fd, offset, length, on_bytes)
+        return self.collect()[1]
 
     def store_bytes(
         self,
@@ -150,7 +150,38 @@ class Link:
         data: bytes,
         on_bytes: Callable[[int], None] | None = None,
     ) -> StoreReply:
-        """C-STORE a data set already encoded in memory (after a conversion)."""
+        """C-STORE a data set already encoded in memory (after a conversion), and wait."""
+        self.submit_bytes(context_id, sop_class_uid, sop_instance_uid, data, on_bytes)
+        return self.collect()[1]
+
+    def submit_file(
+        self,
+        context_id: int,
+        sop_class_uid: str,
+        sop_instance_uid: str,
+        fd: int,
+        offset: int,
+        length: int,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> int:
+        """Send a C-STORE from an open file without waiting; its Message ID (:meth:`collect`)."""
+
+        def fill(views: Sequence[memoryview], position: int) -> int:
+            return os.preadv(fd, views, position)
+
+        return self._submit(
+            context_id, sop_class_uid, sop_instance_uid, fill, offset, length, on_bytes
+        )
+
+    def submit_bytes(
+        self,
+        context_id: int,
+        sop_class_uid: str,
+        sop_instance_uid: str,
+        data: bytes,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> int:
+        """Send a C-STORE of data in memory without waiting; its Message ID."""
         source = memoryview(data)
 
         def fill(views: Sequence[memoryview], position: int) -> int:
@@ -161,11 +192,16 @@ class Link:
                 done += n
             return done
 
-        return self._store(
+        return self._submit(
             context_id, sop_class_uid, sop_instance_uid, fill, 0, len(data), on_bytes
         )
 
-    def _store(
+    @property
+    def in_flight(self) -> int:
+        """C-STOREs sent and not answered yet."""
+        return len(self._outstanding)
+
+    def _submit(
         self,
         context_id: int,
         sop_class_uid: str,
@@ -174,7 +210,9 @@ class Link:
         offset: int,
         length: int,
         on_bytes: Callable[[int], None] | None,
-    ) -> StoreReply:
+    ) -> int:
+        if len(self._outstanding) >= self.window:
+            raise ValueError(f"{self.window} C-STOREs are already in flight: collect one first")
         message_id = self.next_message_id()
         command = wire.encode_command_pdus(
             context_id,
@@ -184,8 +222,31 @@ class Link:
         with self._exchange("C-STORE"):
             self._sending()
             self._send_dataset(context_id, command, fill, offset, length, on_bytes)
+        self._outstanding[message_id] = sop_instance_uid
+        return message_id
+
+    def collect(self) -> tuple[int, StoreReply]:
+        """Wait for the next C-STORE response: the Message ID it answers, and what it said.
+
+        Responses are matched by Message ID Being Responded To, in whatever
+        order the peer sends them; one for a request not in flight, or naming
+        another SOP instance, breaks the link (nothing is taken on trust).
+        """
+        if not self._outstanding:
+            raise ValueError("no C-STORE is in flight")
+        with self._exchange("C-STORE"):
             self._awaiting()
-            status, reply = self._read_response(wire.C_STORE_RSP, "C-STORE", message_id)
+            status, reply = self._read_response(wire.C_STORE_RSP, "C-STORE", self._outstanding)
+            message_id = reply.message_id_responded
+            if message_id is None:
+                if len(self._outstanding) > 1:
+                    raise LinkBroken(
+                        "C-STORE response without the Message ID it answers, with "
+                        f"{len(self._outstanding)} in flight",
+                        FailureKind.PROTOCOL,
+                    )
+                message_id = next(iter(self._outstanding))
+            sop_instance_uid = self._outstanding.pop(message_id)
             responded_uid = reply.affected_sop_instance_uid
             if responded_uid and responded_uid != sop_instance_uid:
                 raise LinkBroken(
@@ -193,7 +254,7 @@ class Link:
                     FailureKind.PROTOCOL,
                 )
         self.stores += 1
-        return StoreReply(status, reply.error_comment, reply.offending_elements)
+        return message_id, StoreReply(status, reply.error_comment, reply.offending_elements)
 
     def echo(self) -> int:
         """C-ECHO on the accepted Verification context; the response's status.
@@ -221,7 +282,7 @@ class Link:
             self._sending()
             self._sock.sendall(request)
             self._awaiting()
-            status, _ = self._read_response(wire.C_ECHO_RSP, "C-ECHO", message_id)
+            status, _ = self._read_response(wire.C_ECHO_RSP, "C-ECHO", (message_id,))
         return status
 
     @contextlib.contextmanager
@@ -339,9 +400,9 @@ class Link:
                 on_bytes(want)
 
     def _read_response(
-        self, command_field: int, what: str, message_id: int
+        self, command_field: int, what: str, expected: Collection[int]
     ) -> tuple[int, wire.CommandSet]:
-        """Read the response command to request ``message_id``: its status and all of it."""
+        """Read the response to one of the requests ``expected``: its status and all of it."""
         fragments: list[bytes] = []
         while True:
             pdu_type, body = self._reader.read_pdu()
@@ -374,10 +435,11 @@ class Link:
                 f"{what} response",
                 FailureKind.PROTOCOL,
             )
-        if command.message_id_responded not in (None, message_id):
+        responded = command.message_id_responded
+        if responded is not None and responded not in expected:
+            waiting = ", ".join(str(m) for m in sorted(expected))
             raise LinkBroken(
-                f"{what} response for message {command.message_id_responded}, "
-                f"expected {message_id}",
+                f"{what} response for message {responded}, expected {waiting}",
                 FailureKind.PROTOCOL,
             )
         if command.status is None:

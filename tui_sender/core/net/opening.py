@@ -17,6 +17,7 @@ from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
 from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ
 from pynetdicom.pdu_primitives import (
     A_ASSOCIATE,
+    AsynchronousOperationsWindowNegotiation,
     ImplementationClassUIDNotification,
     ImplementationVersionNameNotification,
     MaximumLengthNotification,
@@ -86,6 +87,11 @@ def _build_request(
     impl_version = ImplementationVersionNameNotification()
     impl_version.implementation_version_name = IMPLEMENTATION_VERSION
     primitive.user_information = [max_length, impl_uid, impl_version]
+    if settings.outstanding > 1:
+        window = AsynchronousOperationsWindowNegotiation()
+        window.maximum_number_operations_invoked = settings.outstanding
+        window.maximum_number_operations_performed = 1
+        primitive.user_information.append(window)
     pdu = A_ASSOCIATE_RQ()
     pdu.from_primitive(primitive)
     return pdu.encode(), contexts
@@ -235,7 +241,15 @@ def _negotiate(
         contexts,
         peer_implementation_uid=peer.implementation_uid,
         peer_implementation_version=peer.implementation_version,
+        window=_window(settings.outstanding, peer.invoked),
     )
+
+
+def _window(offered: int, granted: int) -> int:
+    """C-STOREs to keep in flight: what the peer granted (0: unlimited), never more than offered."""
+    if offered <= 1:
+        return 1
+    return offered if granted == 0 else max(1, min(offered, granted))
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,15 +259,19 @@ class _PeerInformation:
     max_pdu: int = 0
     implementation_uid: str = ""
     implementation_version: str = ""
+    invoked: int = 1
+    """Operations we may keep outstanding (1 when the peer did not answer the window; 0: any)."""
 
     @classmethod
     def from_user_information(cls, items: Iterable[object]) -> _PeerInformation:
-        max_pdu, uid, version = 0, "", ""
+        max_pdu, uid, version, invoked = 0, "", "", 1
         for item in items:
-            if isinstance(item, MaximumLengthNotification):
+            if isinstance(item, AsynchronousOperationsWindowNegotiation):
+                invoked = int(item.maximum_number_operations_invoked)
+            elif isinstance(item, MaximumLengthNotification):
                 max_pdu = int(item.maximum_length_received or 0)
             elif isinstance(item, ImplementationClassUIDNotification):
                 uid = str(item.implementation_class_uid or "")
             elif isinstance(item, ImplementationVersionNameNotification):
                 version = str(item.implementation_version_name or "")
-        return cls(max_pdu, uid, version)
+        return cls(max_pdu, uid, version, invoked)

@@ -78,7 +78,7 @@ class MemoryTransport:
 
 
 class MemoryAssociation:
-    """One association of a :class:`MemoryTransport`: stores answer at once."""
+    """One association of a :class:`MemoryTransport`: each store is answered when collected."""
 
     def __init__(self, transport: MemoryTransport, contexts: tuple[ContextResult, ...]) -> None:
         self._transport = transport
@@ -90,13 +90,15 @@ class MemoryAssociation:
         self.bytes_sent = 0
         self._closed = False
         self._interrupted = threading.Event()
+        self._message_id = 0
+        self._in_flight: dict[int, tuple[str, bytes]] = {}
         self.released: bool | None = None
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def store_file(
+    def submit_file(
         self,
         context_id: int,
         sop_class_uid: str,
@@ -105,38 +107,46 @@ class MemoryAssociation:
         offset: int,
         length: int,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> StoreReply:
-        return self._store(sop_instance_uid, os.pread(fd, length, offset), on_bytes)
+    ) -> int:
+        return self._submit(sop_instance_uid, os.pread(fd, length, offset), on_bytes)
 
-    def store_bytes(
+    def submit_bytes(
         self,
         context_id: int,
         sop_class_uid: str,
         sop_instance_uid: str,
         data: bytes,
         on_bytes: Callable[[int], None] | None = None,
-    ) -> StoreReply:
-        return self._store(sop_instance_uid, data, on_bytes)
+    ) -> int:
+        return self._submit(sop_instance_uid, data, on_bytes)
 
-    def _store(self, uid: str, data: bytes, on_bytes: Callable[[int], None] | None) -> StoreReply:
+    def _submit(self, uid: str, data: bytes, on_bytes: Callable[[int], None] | None) -> int:
         if self._closed:
             raise LinkBroken("the association is closed")
+        self.bytes_sent += len(data)
+        if on_bytes is not None:
+            on_bytes(len(data))
+        self._message_id += 1
+        self._in_flight[self._message_id] = (uid, data)
+        return self._message_id
+
+    def collect(self) -> tuple[int, StoreReply]:
+        """Answer the oldest store in flight, as scripted (or block until interrupted)."""
+        message_id = next(iter(self._in_flight))
+        uid, data = self._in_flight.pop(message_id)
         if uid in self._transport.block:
             self._transport.blocked.set()
             if not self._interrupted.wait(10):
                 raise AssertionError("a blocked store was never interrupted")
             self._closed = True
             raise LinkBroken("cancelled while the C-STORE was in flight", FailureKind.CANCELLED)
-        self.bytes_sent += len(data)
-        if on_bytes is not None:
-            on_bytes(len(data))
         try:
             reply = self._transport._answer(uid, data)
         except LinkBroken:
             self._closed = True
             raise
         self.stores += 1
-        return reply
+        return message_id, reply
 
     def still_open(self) -> bool:
         return not self._closed

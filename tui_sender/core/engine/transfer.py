@@ -244,12 +244,12 @@ class Worker:
         started = time.monotonic()
         bytes_before = link.bytes_sent
         try:
+            message_id = self._submit(link, inst, route)
             if link.window > 1:
-                message_id = self._submit(link, inst, route)
                 sent = link.bytes_sent - bytes_before
                 in_flight.append(_InFlight(item, route, started, sent, message_id))
                 return None
-            reply = self._store(link, inst, route)
+            reply = link.collect()[1]
         except _FileProblem as problem:
             return self._finish(item, FileState.FAILED, str(problem), route=route)
         except LinkBroken as broken:
@@ -412,30 +412,8 @@ class Worker:
 
     # -- one C-STORE -----------------------------------------------------------
 
-    def _store(self, link: Association, inst: Instance, route: Route) -> StoreReply:
-        """Send one file and wait for its answer."""
-        data = self._prepare(inst, route)
-        if data is not None:
-            return link.store_bytes(
-                route.context_id,
-                inst.sop_class_uid,
-                inst.sop_instance_uid,
-                data,
-                self.progress.add_wire_bytes,
-            )
-        with _opened(inst) as fd:
-            return link.store_file(
-                route.context_id,
-                inst.sop_class_uid,
-                inst.sop_instance_uid,
-                fd,
-                inst.dataset_offset,
-                inst.dataset_bytes,
-                self.progress.add_wire_bytes,
-            )
-
     def _submit(self, link: Association, inst: Instance, route: Route) -> int:
-        """Send one file without waiting (an operations window is open); its Message ID."""
+        """Send one file; its Message ID (the answer comes from ``link.collect()``)."""
         data = self._prepare(inst, route)
         if data is not None:
             return link.submit_bytes(

@@ -1,4 +1,4 @@
-"""The seam between the engine and a destination: open, store one instance, end.
+"""The seam between the engine and a destination: open, send one instance, collect its answer, end.
 
 A worker drives one :class:`Association` at a time and knows nothing else of
 the wire. The DIMSE link (:class:`~tui_sender.core.net.link.Link`, opened by
@@ -44,35 +44,11 @@ class Association(Protocol):
     """Stores answered on this association."""
     bytes_sent: int
     window: int
-    """C-STOREs that may be in flight at once (1: one at a time, with :meth:`store_file`;
-    more: :meth:`submit_file` then :meth:`collect`, matched by Message ID)."""
+    """C-STOREs that may be in flight at once: each :meth:`submit_file` is answered by a
+    :meth:`collect`, matched by Message ID (1: collect before the next submit)."""
 
     @property
     def closed(self) -> bool: ...
-
-    def store_file(
-        self,
-        context_id: int,
-        sop_class_uid: str,
-        sop_instance_uid: str,
-        fd: int,
-        offset: int,
-        length: int,
-        on_bytes: Callable[[int], None] | None = None,
-    ) -> StoreReply:
-        """Store the data set at ``offset``/``length`` of the open file ``fd``, unchanged."""
-        ...
-
-    def store_bytes(
-        self,
-        context_id: int,
-        sop_class_uid: str,
-        sop_instance_uid: str,
-        data: bytes,
-        on_bytes: Callable[[int], None] | None = None,
-    ) -> StoreReply:
-        """Store a data set already encoded in memory (after a conversion)."""
-        ...
 
     def submit_file(
         self,
@@ -84,7 +60,8 @@ class Association(Protocol):
         length: int,
         on_bytes: Callable[[int], None] | None = None,
     ) -> int:
-        """Send a store without waiting for its answer; its Message ID."""
+        """Send the data set at ``offset``/``length`` of the open file ``fd``, unchanged, without
+        waiting for the answer; its Message ID."""
         ...
 
     def submit_bytes(
@@ -95,7 +72,7 @@ class Association(Protocol):
         data: bytes,
         on_bytes: Callable[[int], None] | None = None,
     ) -> int:
-        """Send a store of data in memory without waiting; its Message ID."""
+        """Send a data set already encoded in memory (after a conversion); its Message ID."""
         ...
 
     def collect(self) -> tuple[int, StoreReply]:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from tui_sender.core.base import wording
 from tui_sender.core.dicom import registry
 from tui_sender.core.dicom.negotiation import Batch
 from tui_sender.core.engine.destination_queue import DestinationQueue
@@ -39,11 +40,6 @@ CANCELLED = "cancelled before it was sent"
 
 class StepAside(Exception):
     """This worker cannot associate while others can: it hands its files to them."""
-
-
-def attempts_text(n: int) -> str:
-    """ "1 attempt", "3 attempts"."""
-    return "1 attempt" if n == 1 else f"{n} attempts"
 
 
 class AssociationKeeper:
@@ -180,7 +176,9 @@ class AssociationKeeper:
                 elif others:
                     raise StepAside(exc.message) from exc
                 else:
-                    self._give_up(f"{exc.message} (gave up after {attempts_text(attempt)})")
+                    self._give_up(
+                        f"{exc.message} (gave up after {wording.count(attempt, 'attempt')})"
+                    )
                 return None
             self._forget_socket()
             self._set_link(link)

@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tui_sender.core.base import wording
 from tui_sender.core.dicom.convert import ConversionError, encode_in
 from tui_sender.core.dicom.negotiation import (
     Batch,
@@ -51,7 +52,6 @@ from tui_sender.core.engine.association_keeper import (
     CANCELLED,
     AssociationKeeper,
     StepAside,
-    attempts_text,
 )
 from tui_sender.core.engine.destination_queue import DestinationQueue, Pending, Work
 from tui_sender.core.engine.transport import Association
@@ -354,7 +354,7 @@ class Worker:
         if reply.error_comment and verdict.state is not FileState.SENT:
             reason += f" [PACS says: {reply.error_comment}]"
         if verdict.retry:
-            reason += f" (after {attempts_text(item.attempts)})"
+            reason += f" (after {wording.count(item.attempts, 'attempt')})"
         return self._finish(
             item,
             verdict.state,

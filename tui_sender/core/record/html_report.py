@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tui_sender.core.base import wording
 from tui_sender.core.base.private_files import atomic_private
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.recorded_path import display_path, path_from_record
@@ -45,7 +46,6 @@ from tui_sender.core.record.report_wording import (
     DASH,
     decimal,
     duration,
-    files_count,
     integer,
     number,
     or_dash,
@@ -111,7 +111,7 @@ def _template() -> jinja2.Template:
 
 def _state_title(state: str, text: str, count: int) -> str:
     """A section heading whose symbol and words say the state without its colour."""
-    return f"{_SYMBOLS[state]} {text}: {files_count(count)}"
+    return f"{_SYMBOLS[state]} {text}: {wording.count(count, 'file')}"
 
 
 def _cell(value: object, css: str = "") -> Cell:
@@ -513,7 +513,7 @@ class _PageBuilder:
             shown, note = _capped(members, budget, "paths", self.csv_name)
             budget -= len(shown)
             rows = [[_path_cell(f), *self.dest_cells(f)] for f in shown]
-            title = f"{or_dash(reason)}: {files_count(len(members))}"
+            title = f"{or_dash(reason)}: {wording.count(len(members), 'file')}"
             listing = _listing(note, ["Path", *self.dest_header()], rows, "files")
             groups.append(Group(title, listing))
         return Section(

@@ -61,7 +61,3 @@ def study_date(value: object) -> str:
     if len(text) == 8 and text.isdigit():
         return f"{text[:4]}-{text[4:6]}-{text[6:]}"
     return text
-
-
-def files_count(count: int) -> str:
-    return f"{count:,} file" if count == 1 else f"{count:,} files"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from tui_sender.core.base import wording
 from tui_sender.core.dicom.negotiation import Batch, plan_batches
@@ -106,13 +107,17 @@ def make_plan(
     *,
     index: StoredIndex | None = None,
     skip_stored: bool = True,
+    logs_dir: Path | None = None,
 ) -> SendPlan:
     """Plan sending ``instances`` to each target.
 
     With ``index`` and ``skip_stored``, files a destination already confirmed
     (same SOP Instance UID and size) are left out of its batches and listed
-    with the session that stored them.
+    with the session that stored them. The index first takes in the journals
+    in ``logs_dir`` (a session killed before it updated the index still counts).
     """
+    if index is not None and logs_dir is not None:
+        index.catch_up(logs_dir)
     files = tuple(instances)
     plans = []
     for target in targets:

@@ -80,10 +80,13 @@ def prepare_send(
         if request.instances is not None
         else [i for s in catalog.studies.values() for i in s.instances()]
     )
-    if index is not None:
-        index.catch_up(prepare_logs_dir(request.logs_dir))
     plan = make_plan(
-        instances, catalog.skipped, targets, index=index, skip_stored=request.skip_stored
+        instances,
+        catalog.skipped,
+        targets,
+        index=index,
+        skip_stored=request.skip_stored,
+        logs_dir=prepare_logs_dir(request.logs_dir) if index is not None else None,
     )
     options = SessionOptions(
         logs_dir=request.logs_dir,

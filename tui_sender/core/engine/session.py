@@ -260,14 +260,13 @@ class Session:
         index = self.options.index
         plan = self.plan
         if plan is None:
-            if index is not None:
-                index.catch_up(logs_dir)
             plan = self.plan = make_plan(
                 self._files,
                 self.catalog.skipped,
                 self.targets,
                 index=index,
                 skip_stored=self.options.skip_stored,
+                logs_dir=logs_dir,
             )
         if index is not None:
             self._pending = PendingStores(index, self.session_id)

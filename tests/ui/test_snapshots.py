@@ -22,6 +22,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Log
 
+from tui_sender.core.config.remembered import remembered_path, save_chosen
 from tui_sender.core.model.events import LogMessage
 from tui_sender.demo.samples.data import generate_samples
 from tui_sender.ui.screens.summary import SummaryScreen
@@ -232,3 +233,14 @@ async def test_the_log_has_the_keyboard_on_the_dashboard(app: ShowcaseApp) -> No
     assert focused is log
     assert at_home == 0
     assert at_end == log.max_scroll_y > 0
+
+
+def test_the_pictures_do_not_depend_on_the_users_last_choice(tmp_path: Path) -> None:
+    """The staged app neither reads nor keeps the chosen destinations: a choice remembered
+    from a real session would otherwise toggle the scenes' own choice off."""
+    save_chosen(["PACS-MAIN"])
+    before = remembered_path().read_text()
+    app = ShowcaseApp()
+    assert app.chosen_destinations == []
+    app.remember_chosen()
+    assert remembered_path().read_text() == before

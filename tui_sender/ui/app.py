@@ -60,6 +60,7 @@ class SenderApp(App[int]):
         logs_dir: Path | None = None,
         demo_destination: Destination | None = None,
         chosen: Sequence[str] = (),
+        remember_choice: bool = True,
     ) -> None:
         super().__init__()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
@@ -74,8 +75,9 @@ class SenderApp(App[int]):
         self.logs_dir = logs_dir or Path(self.settings.logs_dir)
         self.catalog = Catalog()
         self.selection = Selection(self.catalog)
-        self.remember_choice = demo_destination is None
-        """False for the demo: its destination lives only as long as the demo."""
+        self.remember_choice = remember_choice and demo_destination is None
+        """Read and keep the chosen destinations in the user's state; never for the demo (its
+        destination lives only as long as the demo) or the staged screenshots."""
         self.chosen_destinations, self.chosen_note = initial_choice(
             book.names(), chosen, load_chosen() if self.remember_choice else ()
         )

@@ -60,6 +60,7 @@ class ShowcaseApp(SenderApp):
             [SAMPLES],
             book=AddressBook(Path("config.toml"), DESTINATIONS),
             logs_dir=Path("logs"),
+            remember_choice=False,  # the same pictures whatever the user chose last
         )
         self.clock = clock
         self.staged: StagedSession | None = None

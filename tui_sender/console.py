@@ -35,6 +35,7 @@ from tui_sender.core.model.events import (
     FileDone,
     FileRetrying,
     LogMessage,
+    ScanFinished,
     SessionFinished,
     SessionStarted,
 )
@@ -60,7 +61,6 @@ class ConsoleSink:
         self._worker_tasks: dict[str, TaskID] = {}
         self._last_plain = time.monotonic()
         self._started = time.monotonic()
-        self._total_bytes = session.byte_count * len(session.targets)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -80,9 +80,7 @@ class ConsoleSink:
             transient=False,
         )
         self._progress.start()
-        self._overall = self._progress.add_task(
-            "[bold]all", total=max(self._total_bytes, 1), files=""
-        )
+        self._overall = self._progress.add_task("[bold]all", total=1, files="")
 
     def stop(self) -> None:
         """Leave the live display (its last frame stays on screen)."""
@@ -144,12 +142,31 @@ class ConsoleSink:
                 self._print(describe(event) or "")
             return
         if isinstance(event, SessionStarted):
-            if not self.quiet:
+            if not self.quiet and event.scanning:
+                self._print(
+                    f"Sending to {', '.join(event.destinations)} with {event.workers} "
+                    f"association(s) as the scan finds files; session {event.session_id}"
+                )
+            elif not self.quiet:
                 self._print(
                     f"Sending {event.files} files ({wording.size(event.bytes)}) in "
                     f"{event.studies} studies to {', '.join(event.destinations)} with "
                     f"{event.workers} association(s); {event.skipped} paths skipped; "
                     f"session {event.session_id}"
+                )
+            return
+        if isinstance(event, ScanFinished):
+            if not self.quiet:
+                self._print(
+                    wording.scan_result(
+                        event.files_seen,
+                        event.instances,
+                        event.bytes,
+                        event.studies,
+                        event.skipped,
+                        event.seconds,
+                    )
+                    + ("" if event.complete else " (stopped early)")
                 )
             return
         if isinstance(event, SessionFinished):
@@ -166,10 +183,13 @@ class ConsoleSink:
         files = sum(w.files_done for w in workers)
         total_files = self.session.file_count * len(self.session.targets)
         failed = sum(w.failed for w in workers)
+        scanning = " (scanning)" if self.session.scanning else ""
         self._progress.update(
             self._overall,
+            total=max(self.session.byte_count * len(self.session.targets), 1),
             completed=done,
-            files=f"{files}/{total_files} files" + (f", {failed} failed" if failed else ""),
+            files=f"{files}/{total_files}{scanning} files"
+            + (f", {failed} failed" if failed else ""),
         )
         for w in workers:
             task = self._worker_tasks.get(w.name)

@@ -153,6 +153,23 @@ def test_scp_aborting_after_every_n_stores_still_gets_every_file(
     assert any(f["attempts"] == 2 for f in run.files("sent")), "in-flight files were resent"
 
 
+def test_send_scans_while_it_sends_and_says_what_the_scan_found(
+    samples: SampleSet, scp_factory: Any, tmp_path: Path
+) -> None:
+    scp: ScriptedSCP = scp_factory()
+    run = _send(samples, tmp_path, scp.port, scp.ae_title, "-t", "2")
+    assert run.exit_code == 0, run.stderr + run.stdout
+    out = run.stdout + run.stderr
+    starting = out.index("as the scan finds files")
+    found = out.index(f"scanned {len(samples.files)} files in ")
+    totals = out.index(f"found {len(samples.files)}: {len(samples.files)} sent")
+    assert starting < found < totals, out
+    assert f"{len(samples.files)} DICOM instances" in out
+    assert run.summary["configuration"]["scan_while_sending"] is True
+    assert len(set(scp.stored())) == len(samples.files)
+    check_counts_add_up(run.summary)
+
+
 def test_more_than_128_context_pairs_are_split_across_associations(
     scp_factory: Any, tmp_path: Path
 ) -> None:

@@ -34,7 +34,12 @@ from tui_sender.console import ConsoleSink
 from tui_sender.core.base import wording
 from tui_sender.core.config.destinations import AddressBook, DecompressPolicy, Destination
 from tui_sender.core.config.settings import ConfigError
-from tui_sender.core.engine.prepare import SendRequest, check_destinations, prepare_send
+from tui_sender.core.engine.prepare import (
+    SendRequest,
+    check_destinations,
+    prepare_scan_send,
+    prepare_send,
+)
 from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionResult
 from tui_sender.core.engine.targets import RetryPolicy, TlsSetupError
 from tui_sender.core.model.catalog import Catalog
@@ -173,11 +178,13 @@ def run(args: argparse.Namespace) -> int:
             markup=False,
         )
 
-    catalog = _scan(list(request.inputs), request.recursive, err, quiet=args.quiet)
-    if resume is not None:
-        request = replace(request, instances=resume.select(catalog))
     index = StoredIndex()
-    session = prepare_send(request, catalog, index).session
+    if resume is None:
+        session = prepare_scan_send(request, index)  # the first C-STORE leaves mid-scan
+    else:  # what to resend is chosen from the whole scan
+        catalog = _scan(list(request.inputs), request.recursive, err, quiet=args.quiet)
+        request = replace(request, instances=resume.select(catalog))
+        session = prepare_send(request, catalog, index).session
     sink = ConsoleSink(console, session, verbose=args.verbose, quiet=args.quiet)
     try:
         result = _run_with_ctrl_c(session, sink, err)
@@ -266,14 +273,16 @@ def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Ca
     catalog = scan_paths(paths, recursive=recursive, on_progress=show)
     if not quiet:
         took = time.monotonic() - started
-        err.print(
-            f"scanned {catalog.instance_count() + len(catalog.skipped)} files in {took:.1f} s: "
-            f"{catalog.instance_count()} DICOM instances "
-            f"({wording.size(catalog.total_bytes())}) in {len(catalog.studies)} studies, "
-            f"{len(catalog.skipped)} skipped" + " " * 10,
-            markup=False,
-            soft_wrap=True,
+        found = catalog.instance_count()
+        line = wording.scan_result(
+            found + len(catalog.skipped),
+            found,
+            catalog.total_bytes(),
+            len(catalog.studies),
+            len(catalog.skipped),
+            took,
         )
+        err.print(line + " " * 10, markup=False, soft_wrap=True)
     return catalog
 
 

@@ -45,3 +45,14 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     """'1 file', '12,345 files', '2 studies' (``plural`` when adding an s is wrong)."""
     word = noun if n == 1 else plural or f"{noun}s"
     return f"{n:,} {word}"
+
+
+def scan_result(
+    files_seen: int, instances: int, total_bytes: int, studies: int, skipped: int, seconds: float
+) -> str:
+    """What a scan found, in one line (``send`` prints it, whether it scans before or while
+    sending)."""
+    return (
+        f"scanned {files_seen} files in {seconds:.1f} s: {instances} DICOM instances "
+        f"({size(total_bytes)}) in {count(studies, 'study', 'studies')}, {skipped} skipped"
+    )

@@ -4,6 +4,10 @@ Workers take batches largest first, hand them back when the PACS has no
 room for another association, and learn here, at once, when the
 destination has been given up (so the rest fail with that reason instead
 of each waiting through the same backoff).
+
+A queue may also be *open*: a session that sends while it scans adds
+batches as the scan finds them, and a worker that finds it empty waits for
+the next one until the session closes it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from tui_sender.core.dicom.negotiation import Batch
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.net.breaker import Breaker
+
+WAIT_SLICE = 0.5
+"""Seconds between checks while a worker waits on an open queue (the session closes
+it in any case; the slice only bounds each wait)."""
 
 
 @dataclass(slots=True)
@@ -51,10 +59,14 @@ class DestinationQueue:
     no room for can hand its files to the others.
     """
 
-    def __init__(self, target: TransferTarget, batches: Sequence[Batch]) -> None:
+    def __init__(
+        self, target: TransferTarget, batches: Sequence[Batch], *, open_ended: bool = False
+    ) -> None:
         self.target = target
         self._work = deque(Work(b) for b in batches)
         self._lock = threading.Lock()
+        self._more = threading.Condition(self._lock)
+        self._open = open_ended
         self._running: set[str] = set()
         self.breaker = Breaker(
             target.retry.breaker_threshold, target.retry.breaker_pause, target.link.peer
@@ -74,9 +86,34 @@ class DestinationQueue:
         with self._lock:
             self._running.add(worker)
 
-    def take(self, worker: str) -> Work | None:
-        """The next batch, or None (and ``worker`` counts as gone) when none is left."""
+    @property
+    def is_open(self) -> bool:
+        """True while more batches may still be added."""
         with self._lock:
+            return self._open
+
+    def add(self, batches: Sequence[Batch]) -> None:
+        """More batches for an open queue (largest first among themselves)."""
+        with self._more:
+            if not self._open:
+                raise RuntimeError("batches added to a closed destination queue")
+            self._work.extend(Work(b) for b in batches)
+            self._more.notify_all()
+
+    def close(self) -> None:
+        """No more batches will come: waiting workers take what is left, then stop."""
+        with self._more:
+            self._open = False
+            self._more.notify_all()
+
+    def take(self, worker: str) -> Work | None:
+        """The next batch, or None (and ``worker`` counts as gone) when none is left.
+
+        On an open queue this waits until a batch is added or the queue is closed.
+        """
+        with self._more:
+            while not self._work and self._open:
+                self._more.wait(WAIT_SLICE)
             if self._work:
                 return self._work.popleft()
             self._running.discard(worker)
@@ -89,11 +126,12 @@ class DestinationQueue:
 
     def give_back(self, worker: str, work: Work) -> bool:
         """Hand ``work`` to the other workers and leave; False (and keep it) if none is left."""
-        with self._lock:
+        with self._more:
             if not self._running - {worker}:
                 return False
             self._work.appendleft(work)
             self._running.discard(worker)
+            self._more.notify_all()
             return True
 
     def opened(self) -> None:

@@ -5,6 +5,8 @@ and the session that runs it.
 or from the app) all come through :func:`prepare_send`, so they build the
 same targets, skip the same already-stored files, write the same journal
 header (which makes any of them resumable) and show the same plan.
+:func:`prepare_scan_send` is the same way in for a ``send`` that scans while
+it sends: the same targets and record, the plan made a chunk at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from tui_sender.core.base.private_files import prepare_logs_dir
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.engine.plan import SendPlan, make_plan
+from tui_sender.core.engine.scan_feed import ScanFeed
 from tui_sender.core.engine.session import Session, SessionOptions
 from tui_sender.core.engine.targets import RetryPolicy, tls_context, transfer_target
 from tui_sender.core.model.catalog import Catalog, Instance
@@ -88,7 +91,25 @@ def prepare_send(
         skip_stored=request.skip_stored,
         logs_dir=prepare_logs_dir(request.logs_dir) if index is not None else None,
     )
-    options = SessionOptions(
+    session = Session(catalog, targets, plan=plan, options=_options(request, index))
+    return PreparedSend(plan, session)
+
+
+def prepare_scan_send(request: SendRequest, index: StoredIndex | None = None) -> Session:
+    """The session for a send that scans ``request.inputs`` itself while it sends them all.
+
+    Raises :class:`~tui_sender.core.engine.targets.TlsSetupError` as :func:`prepare_send`.
+    """
+    if request.instances is not None:
+        raise ValueError("a send that scans as it goes sends everything it finds")
+    targets = [transfer_target(d, request.retry) for d in request.destinations]
+    feed = ScanFeed(request.inputs, request.recursive)
+    return Session(Catalog(), targets, options=_options(request, index), feed=feed)
+
+
+def _options(request: SendRequest, index: StoredIndex | None) -> SessionOptions:
+    """How the session records itself: the same for every way in."""
+    return SessionOptions(
         logs_dir=request.logs_dir,
         include_phi=request.include_phi,
         configuration=request.configuration,
@@ -103,4 +124,3 @@ def prepare_send(
         skip_stored=request.skip_stored,
         resumed_from=request.resumed_from,
     )
-    return PreparedSend(plan, Session(catalog, targets, plan=plan, options=options))

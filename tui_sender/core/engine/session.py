@@ -8,6 +8,10 @@ stored them, workers report every file they took, and whatever no worker
 reached (cancelled, destination dead) is recorded as failed with the reason
 before the summary is written.
 
+A session given a :class:`~tui_sender.core.engine.scan_feed.ScanFeed` scans
+its inputs itself while its workers send what the scan has found so far
+(``tui-sender send``); otherwise it sends a catalog scanned before.
+
 Callers (the CLI, the TUI) run :meth:`Session.run` in a thread of their own,
 read :attr:`Session.events` and poll :attr:`Session.progress` on a timer, and
 call :meth:`Session.cancel` from any thread.
@@ -31,6 +35,7 @@ from tui_sender.core.base.private_files import prepare_logs_dir, write_private_j
 from tui_sender.core.engine.association_keeper import CANCELLED
 from tui_sender.core.engine.destination_queue import DestinationQueue
 from tui_sender.core.engine.plan import SendPlan, make_plan
+from tui_sender.core.engine.scan_feed import ScanFeed
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.engine.transfer import Worker
 from tui_sender.core.model.catalog import Catalog, Instance
@@ -38,6 +43,7 @@ from tui_sender.core.model.events import (
     Event,
     FileDone,
     LogMessage,
+    ScanFinished,
     SessionFinished,
     SessionStarted,
 )
@@ -47,6 +53,7 @@ from tui_sender.core.model.recorded_path import display_path
 from tui_sender.core.record.session_log import SessionFiles, SessionLog, new_session_id
 from tui_sender.core.record.stored_index import PendingStores, StoredIndex
 from tui_sender.core.record.summary import Ledger, SummaryContext, build_summary
+from tui_sender.core.scan.scanner import add_results
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -151,7 +158,8 @@ class Session:
     What to send: the ``plan`` (:func:`~tui_sender.core.engine.prepare.prepare_send` makes
     one for ``send``, the app and ``--resume``); without one, ``instances`` (e.g. from a
     :class:`~tui_sender.core.scan.selection.Selection`), else the studies named by
-    ``study_uids``, else the whole catalog, planned when the session runs.
+    ``study_uids``, else the whole catalog, planned when the session runs. With a ``feed``,
+    the catalog starts empty and the session fills it from the scan while it sends.
     """
 
     def __init__(
@@ -163,6 +171,7 @@ class Session:
         instances: Sequence[Instance] | None = None,
         options: SessionOptions | None = None,
         plan: SendPlan | None = None,
+        feed: ScanFeed | None = None,
     ) -> None:
         if not targets:
             raise ValueError("a session needs at least one destination")
@@ -177,7 +186,12 @@ class Session:
         self.progress: list[WorkerProgress] = []
         self.ledger = Ledger()
         self.plan = plan
-        if plan is not None:
+        self.feed = feed
+        if feed is not None:
+            if plan is not None or instances is not None or study_uids is not None:
+                raise ValueError("a session that scans sends everything it finds")
+            instances = ()
+        elif plan is not None:
             instances = plan.instances
         elif instances is None:
             chosen = (
@@ -187,6 +201,10 @@ class Session:
             )
             instances = [i for s in chosen for i in s.instances()]
         self._files: list[Instance] = list(instances)
+        self._bytes = sum(i.size for i in self._files)
+        self._stop_scan = threading.Event()
+        self._scan_done = False
+        self._scan_complete = True
         self._cancel = threading.Event()
         self._cancel_at: float | None = None
         self._workers: list[Worker] = []
@@ -205,8 +223,12 @@ class Session:
         self._cancel.set()
 
     def cancel_now(self) -> None:
-        """Stop at once: shut every association's socket (files in flight: outcome unknown)."""
+        """Stop at once: shut every association's socket (files in flight: outcome unknown).
+
+        A scan still running stops too: paths it has not reached are not in the record.
+        """
         self.cancel()
+        self._stop_scan.set()
         for worker in list(self._workers):
             worker.interrupt()
 
@@ -223,7 +245,12 @@ class Session:
     @property
     def byte_count(self) -> int:
         """Bytes of those files (per destination)."""
-        return sum(i.size for i in self._files)
+        return self._bytes
+
+    @property
+    def scanning(self) -> bool:
+        """True while the session's own scan may still find files (the counts above grow)."""
+        return self.feed is not None and not self._scan_done
 
     @property
     def expected_workers(self) -> int:
@@ -233,6 +260,8 @@ class Session:
         its worker panes with it before the first worker exists. Files found
         already stored can make it fewer, studies split over associations more.
         """
+        if self.feed is not None:
+            return sum(t.workers for t in self.targets)
         if self.plan is not None:
             return sum(d.associations for d in self.plan.destinations)
         studies = len({i.study_uid for i in self._files})
@@ -259,7 +288,7 @@ class Session:
         self._log = SessionLog(self.files, self._journal_header(), self._dest_keys)
         index = self.options.index
         plan = self.plan
-        if plan is None:
+        if plan is None and self.feed is None:
             plan = self.plan = make_plan(
                 self._files,
                 self.catalog.skipped,
@@ -271,26 +300,22 @@ class Session:
         if index is not None:
             self._pending = PendingStores(index, self.session_id)
         started = time.time()
-        dest_names = [t.name for t in self.targets]
         try:
-            self.ledger.skip_all(plan.unreadable, dest_names)
-            queues = []
-            for share in plan.destinations:
-                for stored in share.already_stored:
-                    self._decide(stored.instance, share.target, FileState.SKIPPED, stored.reason)
-                if share.batches:
-                    queues.append(DestinationQueue(share.target, share.batches))
-            for q in queues:
-                count = max(1, min(q.target.workers, q.remaining))
-                for n in range(1, count + 1):
-                    name = f"{q.target.name}/w{n}" if len(self.targets) > 1 else f"w{n}"
-                    progress = WorkerProgress(name=name, destination=q.target.name)
-                    self.progress.append(progress)
-                    self._workers.append(Worker(name, q, self.emit, self._cancel, progress))
+            if plan is not None:
+                self._take_in(plan)
+                queues = [
+                    DestinationQueue(d.target, d.batches) for d in plan.destinations if d.batches
+                ]
+                for q in queues:
+                    self._add_workers(q, max(1, min(q.target.workers, q.remaining)))
+            else:
+                queues = [DestinationQueue(t, (), open_ended=True) for t in self.targets]
+                for q in queues:
+                    self._add_workers(q, q.target.workers)
             self.emit(
                 SessionStarted(
                     session_id=self.session_id,
-                    destinations=tuple(dest_names),
+                    destinations=tuple(t.name for t in self.targets),
                     files=len(self._files),
                     bytes=self.byte_count,
                     studies=len({i.study_uid for i in self._files}),
@@ -298,11 +323,15 @@ class Session:
                     workers=len(self._workers),
                     log_path=str(self.files.log),
                     summary_path=str(self.files.summary),
+                    scanning=self.feed is not None,
                 )
             )
-            self._log_remarks()
+            self._log_remarks(self._files)
             with _collector_eased():
-                self._run_workers()
+                threads = self._start_workers()
+                if self.feed is not None:
+                    self._scan_and_send(self.feed, queues, logs_dir)
+                self._join_workers(threads)
                 self._account_for_the_rest()
                 if self._pending is not None:
                     self._pending.flush()
@@ -320,6 +349,8 @@ class Session:
                             **self.options.configuration,
                             "skip_already_stored": self.options.skip_stored,
                             "resumed_from": self.options.resumed_from,
+                            "scan_while_sending": self.feed is not None,
+                            "scan_complete": self._scan_complete,
                         },
                         cancelled=self.cancelled,
                         exit_code=exit_code,
@@ -353,9 +384,83 @@ class Session:
             summary=summary,
         )
 
-    def _log_remarks(self) -> None:
+    def _take_in(self, plan: SendPlan) -> None:
+        """Record what the plan will not send: the scan's skips, files already stored."""
+        with self._lock:
+            self.ledger.skip_all(plan.unreadable, [t.name for t in self.targets])
+        for share in plan.destinations:
+            for stored in share.already_stored:
+                self._decide(stored.instance, share.target, FileState.SKIPPED, stored.reason)
+
+    def _add_workers(self, queue: DestinationQueue, count: int) -> None:
+        for n in range(1, count + 1):
+            name = f"{queue.target.name}/w{n}" if len(self.targets) > 1 else f"w{n}"
+            progress = WorkerProgress(name=name, destination=queue.target.name)
+            self.progress.append(progress)
+            self._workers.append(Worker(name, queue, self.emit, self._cancel, progress))
+
+    def _scan_and_send(
+        self, feed: ScanFeed, queues: Sequence[DestinationQueue], logs_dir: Path
+    ) -> None:
+        """Scan the inputs, hand each chunk's batches to the running workers, then close
+        their queues (the workers finish what is queued and stop)."""
+        by_name = {q.target.name: q for q in queues}
+        scan_started = time.monotonic()
+        seen = 0
+        catch_up: Path | None = logs_dir  # the index takes in the logs folder once, first
+        try:
+            for chunk in feed.chunks(self._stop_scan.is_set):
+                seen += len(chunk.results)
+                skips_before = len(self.catalog.skipped)
+                found = add_results(self.catalog, chunk.results)
+                plan = make_plan(
+                    found,
+                    self.catalog.skipped[skips_before:],
+                    self.targets,
+                    index=self.options.index,
+                    skip_stored=self.options.skip_stored,
+                    logs_dir=catch_up,
+                )
+                catch_up = None
+                self._files.extend(found)
+                self._bytes += sum(i.size for i in found)
+                self._take_in(plan)
+                self._log_remarks(found)
+                if self.cancelled:
+                    continue  # still scanned: what is found is recorded (failed, cancelled)
+                for share in plan.destinations:
+                    if share.batches:
+                        by_name[share.target.name].add(share.batches)
+            self._scan_complete = not self._stop_scan.is_set()
+        except Exception as exc:  # a bug in the scan must not cost the record of what was sent
+            self._scan_complete = False
+            self.emit(LogMessage(level=logging.ERROR, message=f"the scan failed: {exc!r}"))
+        finally:
+            for q in queues:
+                q.close()
+            self._scan_done = True
+        if not self._scan_complete:
+            self.emit(
+                LogMessage(
+                    level=logging.WARNING,
+                    message="the scan stopped early: files it did not reach are not in this record",
+                )
+            )
+        self.emit(
+            ScanFinished(
+                files_seen=seen,
+                instances=self.catalog.instance_count(),
+                bytes=self._bytes,
+                studies=len(self.catalog.studies),
+                skipped=len(self.catalog.skipped),
+                seconds=time.monotonic() - scan_started,
+                complete=self._scan_complete,
+            )
+        )
+
+    def _log_remarks(self, instances: Sequence[Instance]) -> None:
         """Say which files are sent despite a remark from the scan (e.g. a UID mismatch)."""
-        for inst in self._files:
+        for inst in instances:
             for note in self.catalog.notes.get(inst.path, ()):
                 self.emit(
                     LogMessage(
@@ -369,17 +474,21 @@ class Session:
             "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "destination_keys": self._dest_keys,
             "files": len(self._files),
+            "scan_while_sending": self.feed is not None,
             "resumed_from": self.options.resumed_from,
             **self.options.request,
         }
 
-    def _run_workers(self) -> None:
+    def _start_workers(self) -> list[threading.Thread]:
         threads = [
             threading.Thread(target=w.run, name=f"tui-sender {w.name}", daemon=True)
             for w in self._workers
         ]
         for t in threads:
             t.start()
+        return threads
+
+    def _join_workers(self, threads: Sequence[threading.Thread]) -> None:
         interrupted = False
         while any(t.is_alive() for t in threads):
             for t in threads:

@@ -49,6 +49,23 @@ class SessionStarted(Event):
     workers: int
     log_path: str
     summary_path: str
+    scanning: bool = False
+    """True when the session sends while it scans: the counts above are then those found so
+    far (none yet), and :class:`ScanFinished` gives the totals."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanFinished(Event):
+    """A session that sends while it scans has found every input file."""
+
+    files_seen: int
+    instances: int
+    bytes: int
+    studies: int
+    skipped: int
+    seconds: float
+    complete: bool = True
+    """False when a hard cancel stopped the scan: paths not reached are not in the record."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

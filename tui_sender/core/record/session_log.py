@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tui_sender.core.base import wording
 from tui_sender.core.base.private_files import open_private
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.events import (
@@ -33,6 +34,7 @@ from tui_sender.core.model.events import (
     FileDone,
     FileRetrying,
     LogMessage,
+    ScanFinished,
     SessionFinished,
     SessionStarted,
     StudyFinished,
@@ -226,6 +228,20 @@ def describe(event: Event) -> str | None:
         )
     if isinstance(event, LogMessage):
         return f"[{event.worker}] {event.message}" if event.worker else event.message
+    if isinstance(event, SessionStarted) and event.scanning:
+        return (
+            f"session {event.session_id}: sending to {', '.join(event.destinations)} with "
+            f"{event.workers} workers while scanning"
+        )
+    if isinstance(event, ScanFinished):
+        return wording.scan_result(
+            event.files_seen,
+            event.instances,
+            event.bytes,
+            event.studies,
+            event.skipped,
+            event.seconds,
+        ) + ("" if event.complete else " (stopped early: later paths are not in this record)")
     if isinstance(event, SessionStarted):
         return (
             f"session {event.session_id}: {event.files} files ({event.bytes} bytes) in "

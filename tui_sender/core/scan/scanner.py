@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from tui_sender.core.model.catalog import Catalog, SkippedFile, SkipReason
+from tui_sender.core.model.catalog import Catalog, Instance, SkippedFile, SkipReason
 from tui_sender.core.scan.dicom_header import ScannedFile, read_header, scan_file
 from tui_sender.core.scan.discovery import InputPath, discover
 from tui_sender.core.scan.header_errors import ScanError
@@ -139,14 +139,14 @@ def iter_scan_batches(
     )
 
 
-def add_results(catalog: Catalog, results: Iterable[ScanResult]) -> int:
-    """Add scan results to ``catalog``; return the bytes of the instances it took."""
-    added = 0
+def add_results(catalog: Catalog, results: Iterable[ScanResult]) -> list[Instance]:
+    """Add scan results to ``catalog``; return the instances it took (not the duplicates)."""
+    added: list[Instance] = []
     for result in results:
         if isinstance(result, SkippedFile):
             catalog.skip(result)
         elif catalog.add(result.instance, result.fields) is None:
-            added += result.instance.size
+            added.append(result.instance)
             if result.notes:
                 catalog.notes[result.instance.path] = result.notes
     return added
@@ -170,7 +170,7 @@ def scan_paths(
     for batch in iter_scan_batches(
         paths, recursive=recursive, interval=progress_interval, should_stop=should_stop
     ):
-        total_bytes += add_results(catalog, batch.results)
+        total_bytes += sum(i.size for i in add_results(catalog, batch.results))
         if on_progress is not None:
             instances = catalog.instance_count()
             skipped = len(catalog.skipped)

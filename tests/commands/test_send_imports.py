@@ -34,7 +34,7 @@ def _modules_when_connecting(tmp_path: Path) -> list[str]:
     write_study(tmp_path / "in", 1)
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE, "send", "-i", "in", "-a", "X", "-H", "127.0.0.1",
-         "-p", "104", "-q"],
+         "-p", "104", "-q", "--processes", "1"],  # the probe ends the process that dials
         cwd=tmp_path,
         capture_output=True,
         text=True,

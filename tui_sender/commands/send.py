@@ -42,6 +42,7 @@ from tui_sender.core.engine.prepare import (
 )
 from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionResult
 from tui_sender.core.engine.targets import RetryPolicy, TlsSetupError
+from tui_sender.core.engine.worker_process import processes_for_this_machine
 from tui_sender.core.model.catalog import Catalog
 from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex
@@ -74,6 +75,15 @@ def configure(
         help="parallel associations (default: the destination's workers, or 1)"
         if calling_default == RUST_CALLING_AE
         else "parallel associations (default: the destination's workers, or 2)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=_processes,
+        default="auto",
+        metavar="P",
+        help="spread each destination's associations over up to P worker processes, to use "
+        "more than one core (default auto: one per core on Linux, at most one per "
+        "association; 1: threads of one process)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="print every file and the negotiation"
@@ -246,15 +256,26 @@ def _request(args: argparse.Namespace) -> _Asked:
         include_phi=args.include_phi,
         skip_stored=not args.force,
         resumed_from=plan.session_id if plan else "",
+        processes=_resolve_processes(args.processes),
         configuration={
             "inputs": list(inputs),
             "recursive": recursive,
             "threads": [d.workers for d in destinations],
+            "processes": _resolve_processes(args.processes),
             "retries": args.retries,
             "verbose": args.verbose,
         },
     )
     return _Asked(request, plan)
+
+
+def _processes(text: str) -> int | str:
+    """argparse type for ``--processes``: ``auto`` or a whole number >= 1."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
+def _resolve_processes(asked: int | str) -> int:
+    return processes_for_this_machine() if asked == "auto" else int(asked)
 
 
 def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Catalog:

@@ -23,6 +23,7 @@ from tui_sender.core.config.remembered import initial_choice, load_chosen, save_
 from tui_sender.core.config.settings import ConfigError
 from tui_sender.core.engine.prepare import PreparedSend, SendRequest, prepare_send
 from tui_sender.core.engine.targets import TlsSetupError
+from tui_sender.core.engine.worker_process import processes_for_this_machine
 from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScannedFile, ScanProgress, add_results, iter_scan_batches
@@ -316,6 +317,7 @@ class SenderApp(App[int]):
             logs_dir=self.logs_dir,
             include_phi=self.settings.include_phi,
             resumed_from=resumed_from,
+            processes=processes_for_this_machine(),
             configuration={"inputs": list(paths), "via": "tui"},
         )
         try:

@@ -48,6 +48,13 @@ class AssociationKeeper:
     _ids = itertools.count(1)
     _ids_lock = threading.Lock()
 
+    @classmethod
+    def number_ids(cls, start: int, step: int) -> None:
+        """Number this process's associations start, start + step, ...: worker process n of
+        ``step`` (1-based) takes every step-th id, so ids stay unique in the session's record."""
+        with cls._ids_lock:
+            cls._ids = itertools.count(start, step)
+
     def __init__(
         self,
         worker: str,

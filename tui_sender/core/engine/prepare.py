@@ -48,6 +48,8 @@ class SendRequest:
     skip_stored: bool = True
     """Skip instances a destination already holds (off: ``--force``)."""
     resumed_from: str = ""
+    processes: int = 1
+    """Worker processes per destination (1: threads of this process)."""
     configuration: Mapping[str, Any] = field(default_factory=dict)
     """Settings to copy into the summary (never secrets)."""
 
@@ -123,4 +125,5 @@ def _options(request: SendRequest, index: StoredIndex | None) -> SessionOptions:
         index=index,
         skip_stored=request.skip_stored,
         resumed_from=request.resumed_from,
+        processes=request.processes,
     )

@@ -11,7 +11,8 @@
   ``pynetdicom-nodelay`` runs the same app with ``TCP_NODELAY`` on its socket
   (:mod:`bench.pynetdicom_nodelay`), which the shipped app never sets.
 * ``tui-t1``, ``tui-t2``, ``tui-tN``: ``tui-sender send -t N``, its summary
-  JSON read for the counts.
+  JSON read for the counts; ``tui-tN-pP`` adds ``--processes P`` (``-p1``: the
+  workers as threads of one process, as before worker processes).
 * ``app-t1``, ``app-tN``: the same send through the app, driven by keys in a
   pseudo-terminal (:mod:`bench.tui_driver`), which also times key presses
   while files are sent.
@@ -57,7 +58,9 @@ BASELINE = "storescu"
 _STORE_SUCCESS = re.compile(
     r"Received Store Response \((?:Status: 0x[0-9A-Fa-f]{4} - )?(?:Success|Warning)"
 )
-_SENDER_KEY = re.compile(r"^(storescu|tui|app)(?:-[xt](\d+))?$|^pynetdicom(?:-nodelay)?$")
+_SENDER_KEY = re.compile(
+    r"^(storescu|tui|app)(?:-[xt](\d+))?(?:-p(\d+))?$|^pynetdicom(?:-nodelay)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class SenderSpec:
     family: str
     """``storescu``, ``pynetdicom`` or ``tui-sender``."""
     parallel: int
+    processes: int | None = None
+    """tui-sender's ``--processes`` (None: its default, one per core)."""
 
     @property
     def label(self) -> str:
@@ -80,6 +85,9 @@ class SenderSpec:
             return "pynetdicom storescu (subset)"
         if self.family == "tui-app":
             return f"tui-sender app, {self.parallel} worker" + ("s" if self.parallel > 1 else "")
+        if self.processes is not None:
+            plural = "es" if self.processes > 1 else ""
+            return f"tui-sender -t {self.parallel}, {self.processes} process{plural}"
         return f"tui-sender -t {self.parallel}"
 
 
@@ -91,12 +99,17 @@ def parse_sender(key: str) -> SenderSpec:
     if key.startswith("pynetdicom"):
         return SenderSpec(key, "pynetdicom", 1)
     family, count = match.group(1), int(match.group(2) or 1)
-    if count < 1:
+    processes = int(match.group(3)) if match.group(3) else None
+    if count < 1 or processes == 0:
         raise ValueError(f"sender {key!r}: the count must be at least 1")
+    if processes is not None and family != "tui":
+        raise ValueError(f"sender {key!r}: -pN (worker processes) is for tui-tN only")
     if family == "storescu":
         return SenderSpec("storescu" if count == 1 else f"storescu-x{count}", "storescu", count)
     if family == "app":
         return SenderSpec(f"app-t{count}", "tui-app", count)
+    if processes is not None:
+        return SenderSpec(f"tui-t{count}-p{processes}", "tui-sender", count, processes)
     return SenderSpec(f"tui-t{count}", "tui-sender", count)
 
 
@@ -141,7 +154,7 @@ def plan_send(
         )
     if spec.family == "tui-app":
         return _app_plan(spec.parallel, dataset, receiver, work_dir)
-    return _tui_plan(spec.parallel, dataset, receiver, work_dir)
+    return _tui_plan(spec.parallel, dataset, receiver, work_dir, spec.processes)
 
 
 def _storescu_plan(parallel: int, dataset: DataSet, receiver: ReceiverRun, work: Path) -> SendPlan:
@@ -203,7 +216,9 @@ def _pynetdicom_plan(
     )
 
 
-def _tui_plan(threads: int, dataset: DataSet, receiver: ReceiverRun, work: Path) -> SendPlan:
+def _tui_plan(
+    threads: int, dataset: DataSet, receiver: ReceiverRun, work: Path, processes: int | None
+) -> SendPlan:
     logs = work / "tui-logs"
     command = [
         sys.executable,
@@ -224,6 +239,7 @@ def _tui_plan(threads: int, dataset: DataSet, receiver: ReceiverRun, work: Path)
         "-q",
         "--logs-dir",
         str(logs),
+        *(["--processes", str(processes)] if processes is not None else []),
     ]
     env = tui_environment(work)
     return SendPlan(

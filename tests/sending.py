@@ -86,3 +86,26 @@ def check_counts_add_up(summary: dict[str, Any]) -> None:
     for dest in summary["destinations"]:
         t = dest["totals"]
         assert t["found"] == sum(t[s] for s in ("sent", "warning", "failed", "skipped"))
+
+
+def child_pids(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.add(int(entry.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from peers.pynetdicom_scp import ScriptedSCP
-from tests.sending import check_counts_add_up, run_cli
+from tests.sending import check_counts_add_up, child_pids, is_running, run_cli
 from tui_sender.core.record.journal import list_journals, read_journal
 from tui_sender.demo.samples.data import SampleSet, generate_samples
 
@@ -47,31 +47,10 @@ def _dataset_bytes(path: Path) -> bytes:
     return data[144 + meta_length :]
 
 
-def _children_of(pid: int) -> set[int]:
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                children.add(int(entry.name))
-    return children
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def _wait_for_children(pid: int, count: int, timeout: float = 30) -> set[int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        children = _children_of(pid)
+        children = child_pids(pid)
         if len(children) >= count:
             return children
         time.sleep(0.02)
@@ -139,7 +118,7 @@ def test_ctrl_c_reaches_every_process_and_the_parent_still_writes_the_record(
             proc.wait(10)
     assert proc.returncode == 1, err
     assert "Traceback" not in err, err[-3000:]
-    assert not any(_running(c) for c in children), "a worker process outlived the send"
+    assert not any(is_running(c) for c in children), "a worker process outlived the send"
     summary = json.loads(next((tmp_path / "logs").glob("dicom_sender_summary_*.json")).read_text())
     assert summary["cancelled"] is True
     check_counts_add_up(summary)
@@ -164,11 +143,11 @@ def test_kill_9_of_the_parent_stops_the_workers_and_resume_finishes_the_job(
         proc.kill()
         proc.wait(10)
         deadline = time.monotonic() + 10
-        while any(_running(c) for c in children) and time.monotonic() < deadline:
+        while any(is_running(c) for c in children) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(_running(c) for c in children), "workers kept sending for a dead parent"
+        assert not any(is_running(c) for c in children), "workers kept sending for a dead parent"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL) if _running(proc.pid) else None
+        os.killpg(proc.pid, signal.SIGKILL) if is_running(proc.pid) else None
     stopped_at = len(scp.received)
     time.sleep(0.3)
     assert len(scp.received) == stopped_at, "C-STOREs still arrive after the workers stopped"

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from rich.console import Console
+from typing import TYPE_CHECKING
 
 from tui_sender.commands.common import (
     add_destination_args,
@@ -30,7 +30,6 @@ from tui_sender.commands.common import (
     positive_int,
     positive_seconds,
 )
-from tui_sender.console import ConsoleSink
 from tui_sender.core.base import wording
 from tui_sender.core.config.destinations import AddressBook, DecompressPolicy, Destination
 from tui_sender.core.config.settings import ConfigError
@@ -44,11 +43,18 @@ from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionResult
 from tui_sender.core.engine.targets import RetryPolicy, TlsSetupError
 from tui_sender.core.engine.worker_process import processes_for_this_machine
 from tui_sender.core.model.catalog import Catalog
+from tui_sender.core.model.progress import WorkerState
 from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScanProgress, scan_paths
 
+if TYPE_CHECKING:  # Rich is imported once the first association is on its way
+    from tui_sender.console import ConsoleSink
+
 DEFAULT_CALLING_AE = "TUI_SENDER"
+CONSOLE_WAIT = 0.5
+"""Seconds the console (and Rich's import, about 35 ms of the one GIL) may wait for the
+first association to open, so it does not hold up the A-ASSOCIATE-RQ."""
 RUST_CALLING_AE = "RUST_SCU"
 
 
@@ -166,42 +172,61 @@ def configure(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Scan, send, report; return the exit code."""
-    console = Console(highlight=False, stderr=False)
-    err = Console(stderr=True, highlight=False)
+    """Scan, send, report; return the exit code.
+
+    Start-up counts (the time to the first A-ASSOCIATE-RQ): nothing slow is
+    imported before the session starts; the console (Rich) comes while the
+    first association is being opened.
+    """
     try:
         asked = _request(args)
         check_destinations(asked.request)
     except (ConfigError, TlsSetupError) as exc:
-        err.print(f"tui-sender send: {exc}", markup=False)
+        _say(f"tui-sender send: {exc}")
         return EXIT_USAGE
     request, resume = asked.request, asked.resume
     missing = [p for p in request.inputs if not os.path.lexists(p)]
     if missing:
-        err.print(f"tui-sender send: no such file or folder: {missing[0]}", markup=False)
+        _say(f"tui-sender send: no such file or folder: {missing[0]}")
         return EXIT_USAGE
     if resume is not None and not args.quiet:
         r = resume
-        err.print(
+        _say(
             f"Resuming session {r.session_id} ({'ended' if r.complete else 'interrupted'}; "
-            f"{r.stored} files stored then): sending what the destination does not hold yet",
-            markup=False,
+            f"{r.stored} files stored then): sending what the destination does not hold yet"
         )
 
     index = StoredIndex()
     if resume is None:
         session = prepare_scan_send(request, index)  # the first C-STORE leaves mid-scan
     else:  # what to resend is chosen from the whole scan
-        catalog = _scan(list(request.inputs), request.recursive, err, quiet=args.quiet)
+        catalog = _scan(list(request.inputs), request.recursive, quiet=args.quiet)
         request = replace(request, instances=resume.select(catalog))
         session = prepare_send(request, catalog, index).session
-    sink = ConsoleSink(console, session, verbose=args.verbose, quiet=args.quiet)
     try:
-        result = _run_with_ctrl_c(session, sink, err)
+        result, sink = _run_with_ctrl_c(session, verbose=args.verbose, quiet=args.quiet)
     finally:
         index.close()
     sink.report(result)
     return result.exit_code
+
+
+def _say(text: str) -> None:
+    """One plain line on stderr (before the console exists)."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _first_association_open(session: Session) -> bool:
+    return any(p.association_id or p.state is WorkerState.DONE for p in session.progress)
+
+
+def _console_sink(session: Session, *, verbose: bool, quiet: bool) -> ConsoleSink:
+    from rich.console import Console
+
+    from tui_sender.console import ConsoleSink
+
+    console = Console(highlight=False, stderr=False)
+    return ConsoleSink(console, session, verbose=verbose, quiet=quiet)
 
 
 @dataclass(frozen=True)
@@ -278,8 +303,11 @@ def _resolve_processes(asked: int | str) -> int:
     return processes_for_this_machine() if asked == "auto" else int(asked)
 
 
-def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Catalog:
+def _scan(paths: list[str], recursive: bool, *, quiet: bool) -> Catalog:
     """Scan with a progress line on a terminal."""
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False)
     started = time.monotonic()
     live = err.is_terminal and not quiet
 
@@ -307,7 +335,9 @@ def _scan(paths: list[str], recursive: bool, err: Console, *, quiet: bool) -> Ca
     return catalog
 
 
-def _run_with_ctrl_c(session: Session, sink: ConsoleSink, err: Console) -> SessionResult:
+def _run_with_ctrl_c(
+    session: Session, *, verbose: bool, quiet: bool
+) -> tuple[SessionResult, ConsoleSink]:
     """Run the session in a thread; the main thread draws and handles Ctrl-C."""
     box: dict[str, SessionResult | BaseException] = {}
     done = threading.Event()
@@ -324,32 +354,44 @@ def _run_with_ctrl_c(session: Session, sink: ConsoleSink, err: Console) -> Sessi
     # join() can leave the thread looking finished while it still runs.
     thread = threading.Thread(target=target, name="tui-sender session", daemon=True)
     thread.start()
-    sink.start()
+    sink: ConsoleSink | None = None
+    console_after = time.monotonic() + CONSOLE_WAIT
     interrupts = 0
     try:
-        while not done.is_set():
+        while sink is None or not done.is_set():
             try:
+                if sink is None:
+                    if (
+                        not done.is_set()
+                        and time.monotonic() < console_after
+                        and not _first_association_open(session)
+                    ):
+                        done.wait(0.005)
+                        continue
+                    sink = _console_sink(session, verbose=verbose, quiet=quiet)
+                    sink.start()
+                    continue
                 done.wait(0.1)
                 sink.poll()
             except KeyboardInterrupt:
                 interrupts += 1
                 if interrupts == 1:
                     session.cancel()
-                    err.print(
+                    _say(
                         "Cancelling: finishing the files in flight and releasing associations "
-                        "(Ctrl-C again to stop at once)...",
-                        markup=False,
+                        "(Ctrl-C again to stop at once)..."
                     )
                 else:
                     session.cancel_now()
     finally:
-        sink.stop()
+        if sink is not None:
+            sink.stop()
     error = box.get("error")
     if isinstance(error, BaseException):
         raise error
     result = box["result"]
-    assert isinstance(result, SessionResult)
-    return result
+    assert isinstance(result, SessionResult) and sink is not None
+    return result, sink
 
 
 def configure_rust(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,10 @@ from pathlib import Path
 from peers.pynetdicom_scp import ScriptedSCP
 from tests.fault_runs import QUICK_RETRY, write_study
 from tui_sender.core.config.destinations import Destination
+from tui_sender.core.engine.plan import make_plan
 from tui_sender.core.engine.prepare import SendRequest, prepare_send
+from tui_sender.core.engine.targets import TransferTarget
+from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.record.journal import read_journal
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import scan_paths
@@ -109,3 +112,23 @@ def test_the_journal_header_of_a_prepared_session_makes_it_resumable(
     assert journal.header["inputs"] == [str((tmp_path / "in").resolve())]
     assert journal.header["destinations"][0]["from_book"] is True
     assert journal.complete and len(list(journal.stored())) == 2
+
+
+def test_studies_are_split_so_many_associations_finish_together(tmp_path: Path) -> None:
+    """20 studies of 10 files on 8 associations: 40 batches of 5, each file in one batch."""
+    for n in range(20):
+        write_study(tmp_path / "in" / f"s{n:02d}", 10, study=n, side=4)
+    catalog = scan_paths([str(tmp_path / "in")], recursive=True)
+    instances = [i for s in catalog.studies.values() for i in s.instances()]
+    settings = LinkSettings("pacs.invalid", 104, "PACS", "US")
+    wide = make_plan(instances, [], [TransferTarget("pacs", settings, workers=8)])
+    batches = wide.destinations[0].batches
+    assert sorted(len(b.instances) for b in batches) == [5] * 40
+    assert Counter(i.path for b in batches for i in b.instances) == Counter(
+        i.path for i in instances
+    )
+    assert all({i.study_uid for i in b.instances} == {b.study_uid} for b in batches)
+    assert wide.destinations[0].associations == 8
+    # One association: whole studies, as before.
+    narrow = make_plan(instances, [], [TransferTarget("pacs", settings, workers=1)])
+    assert sorted(len(b.instances) for b in narrow.destinations[0].batches) == [10] * 20

@@ -27,9 +27,20 @@ def _session_to(scp: ScriptedSCP, tmp_path: Path, workers: int) -> Session:
     return Session(catalog, [target], options=SessionOptions(logs_dir=tmp_path / "logs"))
 
 
-@pytest.mark.parametrize(("studies", "workers"), [(3, 4), (5, 2), (1, 1)])
+@pytest.mark.parametrize(
+    ("studies", "workers", "started"),
+    [
+        (3, 4, 4),  # six files: studies split so that four associations share them
+        (5, 2, 2),
+        (1, 1, 1),
+    ],
+)
 def test_expected_workers_is_what_run_starts(
-    scp_factory: Callable[..., ScriptedSCP], tmp_path: Path, studies: int, workers: int
+    scp_factory: Callable[..., ScriptedSCP],
+    tmp_path: Path,
+    studies: int,
+    workers: int,
+    started: int,
 ) -> None:
     for study in range(studies):
         write_study(tmp_path / "in" / f"s{study}", 2, study=study)
@@ -38,7 +49,7 @@ def test_expected_workers_is_what_run_starts(
     expected = session.expected_workers
     result = session.run()
 
-    assert expected == min(studies, workers)
+    assert expected == started
     assert len(session.progress) == expected
     assert result.counts["sent"] == 2 * studies
 

@@ -17,15 +17,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
 from tui_sender.core.config.destinations import DecompressPolicy
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.catalog import Instance
 from tui_sender.core.model.events import ContextResult
 from tui_sender.core.net.opening import MAX_CONTEXTS, ProposedContext
 
-FALLBACKS: tuple[str, str] = (str(ExplicitVRLittleEndian), str(ImplicitVRLittleEndian))
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+FALLBACKS: tuple[str, str] = (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
 UNCOMPRESSED_LE = frozenset(FALLBACKS)
 
 
@@ -33,7 +33,7 @@ def contexts_for_class(sop_class_uid: str, syntaxes: Iterable[str]) -> list[Prop
     """The contexts one SOP class needs: its files' syntaxes first, then the fallbacks."""
     ordered: dict[str, None] = {}
     for ts in sorted(set(syntaxes) - UNCOMPRESSED_LE):
-        if registry.transfer_syntax(ts).network:
+        if registry.is_network_syntax(ts):
             ordered[ts] = None
     for ts in FALLBACKS:
         ordered[ts] = None

@@ -113,10 +113,7 @@ from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
-from pydicom import config as pydicom_config
-from pydicom.uid import UID
-from pynetdicom.sop_class import _STORAGE_CLASSES
-
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.dicom.registry_tables import (
     LEGACY_NAME_PREFIXES,
     NAMES_MISSING_FROM_PYDICOM,
@@ -145,6 +142,7 @@ __all__ = [
     "all_sop_classes",
     "all_transfer_syntaxes",
     "categorise_sop_class",
+    "is_network_syntax",
     "sop_class",
     "sop_class_name",
     "sop_classes_by_category",
@@ -210,6 +208,10 @@ def _dictionary_entry(uid: str) -> _DictionaryEntry | None:
     exact, as the registry's own tables are. Validation is off: odd strings
     from files are expected here, and must not warn.
     """
+    with IMPORT_LOCK:  # here: sending need not wait for pydicom
+        from pydicom import config as pydicom_config
+        from pydicom.uid import UID
+
     known = UID(uid, validation_mode=pydicom_config.IGNORE)
     if known != uid or not known.type:
         return None
@@ -227,7 +229,8 @@ def _dictionary_uids(uid_type: str) -> list[str]:
     read from the private dictionary; everything else about a UID goes
     through :func:`_dictionary_entry`.
     """
-    from pydicom._uid_dict import UID_dictionary  # no public API lists every UID
+    with IMPORT_LOCK:
+        from pydicom._uid_dict import UID_dictionary  # no public API lists every UID
 
     return [uid for uid, entry in UID_dictionary.items() if entry[1] == uid_type]
 
@@ -293,6 +296,9 @@ def _storage_uids() -> dict[str, str]:
         entry = _dictionary_entry(uid)
         if entry is not None and "Storage" in entry.name and uid not in NOT_CSTORE_CLASSES:
             uids[uid] = entry.keyword
+    with IMPORT_LOCK:
+        from pynetdicom.sop_class import _STORAGE_CLASSES
+
     for keyword, uid in _STORAGE_CLASSES.items():
         uids.setdefault(uid, keyword)
     return uids
@@ -467,6 +473,27 @@ def transfer_syntax(uid: str) -> TransferSyntaxInfo:
         return info
     cleaned = _clean_uid(uid)
     return table.get(cleaned) or _synthesized_transfer_syntax(cleaned)
+
+
+def is_network_syntax(uid: str) -> bool:
+    """Whether a transfer syntax may be proposed in an A-ASSOCIATE-RQ: what
+    ``transfer_syntax(uid).network`` says, from the hand-kept traits alone.
+
+    The planner asks this before the first association; :func:`transfer_syntax`
+    would build the tables from pydicom's dictionary first (pydicom and numpy
+    take about 0.17 s to import here), which names and screens can wait for.
+    """
+    row = _TRANSFER_SYNTAX_TRAITS.get(uid)
+    if row is None:
+        cleaned = _clean_uid(uid)
+        row = _TRANSFER_SYNTAX_TRAITS.get(cleaned)
+        if row is None:
+            return (
+                transfer_syntax(cleaned).network
+                if cleaned.startswith(DICOM_ROOT)
+                else bool(cleaned)
+            )
+    return row.network
 
 
 def transfer_syntax_name(uid: str) -> str:

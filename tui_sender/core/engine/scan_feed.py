@@ -19,8 +19,10 @@ from tui_sender.core.scan.discovery import InputPath
 from tui_sender.core.scan.scanner import ScanBatch, iter_scan_batches
 
 CHUNK_SECONDS = 0.1
-"""How often the scan hands what it found to the workers: the first C-STORE can leave
-this soon after the scan starts; shorter chunks make more, smaller batches."""
+"""How often the scan hands what it found to the workers; shorter chunks make more,
+smaller batches."""
+FIRST_CHUNK_SECONDS = 0.01
+"""The first chunk comes sooner: the first C-STORE can leave this soon after the scan starts."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ScanFeed:
     paths: Sequence[InputPath]
     recursive: bool
     interval: float = CHUNK_SECONDS
+    first_after: float = FIRST_CHUNK_SECONDS
 
     def chunks(self, should_stop: Callable[[], bool]) -> Iterator[ScanBatch]:
         """The scan's results, a chunk at most every ``interval`` seconds (the last always)."""
@@ -38,4 +41,5 @@ class ScanFeed:
             recursive=self.recursive,
             interval=self.interval,
             should_stop=should_stop,
+            first_after=min(self.first_after, self.interval),
         )

@@ -268,16 +268,15 @@ class Session:
     def expected_workers(self) -> int:
         """How many workers :meth:`run` will start, judged before it plans.
 
-        One per study up to each destination's worker count; a screen sizes
-        its worker panes with it before the first worker exists. Files found
-        already stored can make it fewer, studies split over associations more.
+        One per batch of the plan (a study, or a share of one) up to each
+        destination's worker count; a screen sizes its worker panes with it
+        before the first worker exists. Without a plan yet, files the index
+        will find already stored can make it fewer.
         """
         if self.feed is not None:
             return sum(t.workers for t in self.targets)
-        if self.plan is not None:
-            return sum(d.associations for d in self.plan.destinations)
-        studies = len({i.study_uid for i in self._files})
-        return sum(max(1, min(t.workers, studies)) for t in self.targets)
+        plan = self.plan or make_plan(self._files, (), self.targets)  # index not consulted
+        return sum(d.associations for d in plan.destinations)
 
     # -- the run -----------------------------------------------------------------
 
@@ -498,9 +497,11 @@ class Session:
         }
 
     def _start_workers(self) -> list[threading.Thread]:
-        # Fork the worker processes first, while this process runs no worker threads.
+        # Fork every worker process first, while this process runs no worker threads.
+        for group, _ in self._groups:
+            group.fork()
         for group, batches in self._groups:
-            group.start()
+            group.listen()
             if batches:
                 group.add(batches)
             if self.feed is None:

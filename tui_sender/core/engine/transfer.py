@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tui_sender.core.base import wording
-from tui_sender.core.dicom.convert import ConversionError, encode_in
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.dicom.negotiation import (
     Batch,
     Conversion,
@@ -443,6 +443,10 @@ class Worker:
         progress.current_bytes_done = 0
         if route.conversion is Conversion.NONE:
             return None
+        # Here, not at the top: converting needs pydicom, which sending as-is does not.
+        with IMPORT_LOCK:
+            from tui_sender.core.dicom.convert import ConversionError, encode_in
+
         try:
             data = encode_in(inst.path, route.transfer_syntax_uid)
         except ConversionError as exc:

@@ -118,8 +118,14 @@ class WorkerProcess:
 
     # -- the parent's side ---------------------------------------------------------
 
-    def start(self) -> None:
-        """Fork the child and start reading what it reports."""
+    def fork(self) -> None:
+        """Start the child (read what it reports with :meth:`listen`).
+
+        Every child is forked before any reader thread runs: a lock another
+        thread held at the fork would stay held in the child for good (the lock
+        of deferred imports takes care of itself, see
+        :mod:`~tui_sender.core.base.deferred_imports`).
+        """
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe(duplex=True)
         _parent_ends.add(ours)
@@ -133,6 +139,9 @@ class WorkerProcess:
         self._process.start()
         theirs.close()
         self._conn = ours
+
+    def listen(self) -> None:
+        """Start reading what the forked child reports."""
         self._reader = threading.Thread(
             target=self._read, name=f"tui-sender reader {self.name}", daemon=True
         )
@@ -262,9 +271,13 @@ class DestinationProcesses:
     def established(self) -> int:
         return sum(p.established for p in self.processes)
 
-    def start(self) -> None:
+    def fork(self) -> None:
         for process in self.processes:
-            process.start()
+            process.fork()
+
+    def listen(self) -> None:
+        for process in self.processes:
+            process.listen()
 
     def add(self, batches: Sequence[Batch]) -> None:
         shares: dict[int, list[Batch]] = {}

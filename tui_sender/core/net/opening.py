@@ -1,32 +1,26 @@
 """Opening an association: connect, TLS, A-ASSOCIATE-RQ, and reading the answer.
 
-pynetdicom encodes and decodes the association PDUs and negotiates the
-presentation contexts; every failure becomes an :class:`AssociationError`
-worded for the administrator (:mod:`tui_sender.core.net.failures`).
+The association PDUs are encoded and decoded by
+:mod:`tui_sender.core.net.association_pdus`; every failure becomes an
+:class:`AssociationError` worded for the administrator
+(:mod:`tui_sender.core.net.failures`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from pydicom.uid import UID
-from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID
-from pynetdicom.pdu import A_ASSOCIATE_AC, A_ASSOCIATE_RQ
-from pynetdicom.pdu_primitives import (
-    A_ASSOCIATE,
-    AsynchronousOperationsWindowNegotiation,
-    ImplementationClassUIDNotification,
-    ImplementationVersionNameNotification,
-    MaximumLengthNotification,
-)
-from pynetdicom.presentation import PresentationContext, negotiate_as_requestor
-from pynetdicom.transport import AddressInformation
 
 from tui_sender.core.model.events import ContextResult
 from tui_sender.core.net import wire
+from tui_sender.core.net.association_pdus import (
+    ContextAnswer,
+    MalformedPdu,
+    decode_associate_ac,
+    encode_associate_rq,
+)
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.failures import (
     AssociationError,
@@ -42,8 +36,6 @@ from tui_sender.core.net.failures import (
 from tui_sender.core.net.link import Link
 from tui_sender.core.net.pdu_reader import PduReader
 
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
-IMPLEMENTATION_VERSION = "TUI_SENDER_010"
 MAX_CONTEXTS = 128
 
 _CONTEXT_RESULTS = {
@@ -63,59 +55,41 @@ class ProposedContext:
     transfer_syntax_uid: str
 
 
-def _build_request(
-    settings: LinkSettings, proposed: Sequence[ProposedContext], local: tuple[str, int]
-) -> tuple[bytes, list[PresentationContext]]:
-    contexts = []
-    for index, item in enumerate(proposed):
-        cx = PresentationContext()
-        cx.context_id = 2 * index + 1
-        cx.abstract_syntax = UID(item.sop_class_uid)
-        cx.transfer_syntax = [UID(item.transfer_syntax_uid)]
-        contexts.append(cx)
-    primitive = A_ASSOCIATE()
-    primitive.application_context_name = UID(APPLICATION_CONTEXT)
-    primitive.calling_ae_title = settings.calling_ae
-    primitive.called_ae_title = settings.called_ae
-    primitive.calling_presentation_address = AddressInformation(*local)
-    primitive.called_presentation_address = AddressInformation(settings.host, settings.port)
-    primitive.presentation_context_definition_list = contexts
-    max_length = MaximumLengthNotification()
-    max_length.maximum_length_received = settings.max_pdu
-    impl_uid = ImplementationClassUIDNotification()
-    impl_uid.implementation_class_uid = PYNETDICOM_IMPLEMENTATION_UID
-    impl_version = ImplementationVersionNameNotification()
-    impl_version.implementation_version_name = IMPLEMENTATION_VERSION
-    primitive.user_information = [max_length, impl_uid, impl_version]
-    if settings.outstanding > 1:
-        window = AsynchronousOperationsWindowNegotiation()
-        window.maximum_number_operations_invoked = settings.outstanding
-        window.maximum_number_operations_performed = 1
-        primitive.user_information.append(window)
-    pdu = A_ASSOCIATE_RQ()
-    pdu.from_primitive(primitive)
-    return pdu.encode(), contexts
+def _build_request(settings: LinkSettings, proposed: Sequence[ProposedContext]) -> bytes:
+    contexts = [
+        (2 * index + 1, item.sop_class_uid, item.transfer_syntax_uid)
+        for index, item in enumerate(proposed)
+    ]
+    return encode_associate_rq(
+        settings.called_ae,
+        settings.calling_ae,
+        contexts,
+        max_pdu=settings.max_pdu,
+        outstanding=settings.outstanding,
+    )
 
 
 def _context_results(
-    requested: list[PresentationContext], negotiated: list[PresentationContext]
+    proposed: Sequence[ProposedContext], answers: Sequence[ContextAnswer]
 ) -> tuple[ContextResult, ...]:
-    by_id = {cx.context_id: cx for cx in negotiated}
+    """Each proposed context with the peer's answer (one it did not answer: rejected)."""
+    by_id = {a.context_id: a for a in answers}
     results = []
-    for rq in requested:
-        cx = by_id.get(rq.context_id)
-        result = cx.result if cx is not None and cx.result is not None else 2
+    for index, item in enumerate(proposed):
+        context_id = 2 * index + 1
+        answer = by_id.get(context_id)
+        result = answer.result if answer is not None else 2
         accepted = result == 0
-        ts = (
-            str(cx.transfer_syntax[0])
-            if accepted and cx is not None and cx.transfer_syntax
-            else str(rq.transfer_syntax[0])
+        syntax = (
+            answer.transfer_syntax_uid
+            if accepted and answer is not None and answer.transfer_syntax_uid
+            else item.transfer_syntax_uid
         )
         results.append(
             ContextResult(
-                context_id=int(rq.context_id or 0),
-                sop_class_uid=str(rq.abstract_syntax),
-                transfer_syntax_uid=ts,
+                context_id=context_id,
+                sop_class_uid=item.sop_class_uid,
+                transfer_syntax_uid=syntax,
                 accepted=accepted,
                 result=_CONTEXT_RESULTS.get(result, f"Result {result}"),
             )
@@ -174,8 +148,7 @@ def _abort_quietly(sock: socket.socket, source: int = 0) -> None:
 def _negotiate(
     sock: socket.socket, settings: LinkSettings, proposed: Sequence[ProposedContext]
 ) -> Link:
-    local = sock.getsockname()[:2]
-    request, requested = _build_request(settings, proposed, (str(local[0]), int(local[1])))
+    request = _build_request(settings, proposed)
     reader = PduReader(sock)
     try:
         sock.settimeout(settings.acse_timeout)
@@ -214,18 +187,13 @@ def _negotiate(
             f"{settings.peer} answered the association request with PDU type 0x{pdu_type:02X}",
         )
     try:
-        ac = A_ASSOCIATE_AC()
-        ac.decode(wire.PDU_HEADER.pack(pdu_type, 0, len(body)) + body)
-        primitive = ac.to_primitive()
-        negotiated = negotiate_as_requestor(
-            requested, primitive.presentation_context_definition_results_list, {}
-        )
-    except Exception as exc:
+        accept = decode_associate_ac(body)
+    except MalformedPdu as exc:
         _abort_quietly(sock, 2)
         raise AssociationError(
             FailureKind.PROTOCOL, f"{settings.peer} sent an A-ASSOCIATE-AC we cannot decode: {exc}"
         ) from exc
-    contexts = _context_results(requested, negotiated)
+    contexts = _context_results(proposed, accept.contexts)
     if not any(c.accepted for c in contexts):
         _abort_quietly(sock)
         raise AssociationError(
@@ -233,15 +201,14 @@ def _negotiate(
             f"{settings.peer} accepted none of the {len(contexts)} proposed presentation contexts",
             contexts,
         )
-    peer = _PeerInformation.from_user_information(primitive.user_information)
     return Link(
         sock,
         settings,
-        peer.max_pdu,
+        accept.max_pdu,
         contexts,
-        peer_implementation_uid=peer.implementation_uid,
-        peer_implementation_version=peer.implementation_version,
-        window=_window(settings.outstanding, peer.invoked),
+        peer_implementation_uid=accept.implementation_uid,
+        peer_implementation_version=accept.implementation_version,
+        window=_window(settings.outstanding, accept.invoked),
     )
 
 
@@ -250,28 +217,3 @@ def _window(offered: int, granted: int) -> int:
     if offered <= 1:
         return 1
     return offered if granted == 0 else max(1, min(offered, granted))
-
-
-@dataclass(frozen=True, slots=True)
-class _PeerInformation:
-    """What the peer said about itself in the A-ASSOCIATE-AC's user information."""
-
-    max_pdu: int = 0
-    implementation_uid: str = ""
-    implementation_version: str = ""
-    invoked: int = 1
-    """Operations we may keep outstanding (1 when the peer did not answer the window; 0: any)."""
-
-    @classmethod
-    def from_user_information(cls, items: Iterable[object]) -> _PeerInformation:
-        max_pdu, uid, version, invoked = 0, "", "", 1
-        for item in items:
-            if isinstance(item, AsynchronousOperationsWindowNegotiation):
-                invoked = int(item.maximum_number_operations_invoked)
-            elif isinstance(item, MaximumLengthNotification):
-                max_pdu = int(item.maximum_length_received or 0)
-            elif isinstance(item, ImplementationClassUIDNotification):
-                uid = str(item.implementation_class_uid or "")
-            elif isinstance(item, ImplementationVersionNameNotification):
-                version = str(item.implementation_version_name or "")
-        return cls(max_pdu, uid, version, invoked)

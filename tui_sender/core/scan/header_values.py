@@ -5,18 +5,17 @@ the tags in :data:`WANTED` and nothing else; this module turns them into the
 catalog's UIDs and integers and the descriptive :class:`HeaderFields`. Text
 values are decoded with pydicom's character set handling, but plain ASCII
 (nearly every value) skips it: it decodes the same in every DICOM character
-set. A value that cannot be decoded is shown as Latin-1, never an error: a
-garbled name must not cost the file.
+set, and pydicom is only imported for the first value that is not (a send
+that starts while it scans need not wait for pydicom). A value that cannot
+be decoded is shown as Latin-1, never an error: a garbled name must not cost
+the file.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydicom.charset import convert_encodings, decode_bytes
-from pydicom.valuerep import TEXT_VR_DELIMS
-from pydicom.values import convert_PN
-
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.model.catalog import HeaderFields
 
 CHARSET = 0x00080005
@@ -94,6 +93,9 @@ def _encodings(raw: bytes | None) -> tuple[str, ...]:
     """
     if not raw:
         return (DEFAULT_ENCODING,)
+    with IMPORT_LOCK:
+        from pydicom.charset import convert_encodings
+
     terms = [term.strip(" \0") for term in raw.decode("ascii", "replace").split("\\")]
     try:
         return tuple(convert_encodings(terms))
@@ -101,41 +103,87 @@ def _encodings(raw: bytes | None) -> tuple[str, ...]:
         return (DEFAULT_ENCODING,)
 
 
+SINGLE_CODECS = {
+    "ISO_IR 100": "latin_1",
+    "ISO_IR 101": "iso8859_2",
+    "ISO_IR 109": "iso8859_3",
+    "ISO_IR 110": "iso8859_4",
+    "ISO_IR 126": "iso_ir_126",
+    "ISO_IR 127": "iso_ir_127",
+    "ISO_IR 138": "iso_ir_138",
+    "ISO_IR 144": "iso_ir_144",
+    "ISO_IR 148": "iso_ir_148",
+    "ISO_IR 166": "iso_ir_166",
+    "ISO_IR 192": "UTF8",
+    "GB18030": "GB18030",
+    "GBK": "GBK",
+}
+"""Character sets that are one codec, without ISO 2022 code extensions (pydicom's codec
+names): a value in one of them decodes with that codec alone, as pydicom decodes it
+(tests/core/scan compares the two), without importing pydicom."""
+
+
+def _single_codec(charset: bytes | None, raw: bytes) -> str | None:
+    """The one codec ``raw`` decodes with, or None when pydicom must decide."""
+    if not charset or b"\\" in charset or b"\x1b" in raw:
+        return None
+    return SINGLE_CODECS.get(charset.decode("ascii", "replace").strip(" \0"))
+
+
 def _plain_ascii(raw: bytes) -> bool:
     """ASCII without ISO 2022 escapes decodes the same in every DICOM character set."""
     return raw.isascii() and b"\x1b" not in raw
 
 
-def _text(raw: bytes | None, encodings: tuple[str, ...]) -> str:
+def _text(raw: bytes | None, charset: bytes | None) -> str:
     if not raw:
         return ""
     raw = raw.rstrip(b"\0 ")
     if _plain_ascii(raw):
         return raw.decode("ascii").strip()
+    codec = _single_codec(charset, raw)
+    if codec is not None:
+        try:
+            return raw.decode(codec).strip()
+        except UnicodeDecodeError:
+            pass  # pydicom's lenient decoding below
+    with IMPORT_LOCK:
+        from pydicom.charset import decode_bytes
+        from pydicom.valuerep import TEXT_VR_DELIMS
+
     try:
-        return decode_bytes(raw, list(encodings), TEXT_VR_DELIMS).strip()
+        return decode_bytes(raw, list(_encodings(charset)), TEXT_VR_DELIMS).strip()
     except (LookupError, ValueError):
         return raw.decode("latin-1").strip()
 
 
-def _person_name(raw: bytes | None, encodings: tuple[str, ...]) -> str:
+def _person_name(raw: bytes | None, charset: bytes | None) -> str:
     if not raw:
         return ""
     raw = raw.rstrip(b"\0 ")
     if _plain_ascii(raw):
         return raw.decode("ascii")
+    codec = _single_codec(charset, raw)
+    if codec is not None:
+        try:
+            return raw.decode(codec)
+        except UnicodeDecodeError:
+            pass  # pydicom's lenient decoding below
+    with IMPORT_LOCK:
+        from pydicom.values import convert_PN
+
     try:
-        return str(convert_PN(raw, list(encodings)))
+        return str(convert_PN(raw, list(_encodings(charset))))
     except (LookupError, ValueError):
         return raw.decode("latin-1")
 
 
 def header_fields(values: dict[int, bytes]) -> HeaderFields:
     """The descriptive values, decoded in the data set's Specific Character Set."""
-    encodings = _encodings(values.get(CHARSET))
-    text = {name: _text(values.get(tag), encodings) for tag, name in TEXT_FIELDS.items()}
+    charset = values.get(CHARSET)
+    text = {name: _text(values.get(tag), charset) for tag, name in TEXT_FIELDS.items()}
     return HeaderFields(
-        patient_name=_person_name(values.get(PATIENT_NAME), encodings),
+        patient_name=_person_name(values.get(PATIENT_NAME), charset),
         series_number=integer_value(values.get(SERIES_NUMBER)),
         **text,
     )

@@ -108,15 +108,18 @@ def iter_scan_batches(
     recursive: bool,
     interval: float = 0.1,
     should_stop: StopCheck | None = None,
+    first_after: float | None = None,
 ) -> Iterator[ScanBatch]:
     """Yield the results in batches, one at most every ``interval`` seconds.
 
-    The last batch (possibly empty) always comes, with the final counts.
+    The first comes after ``first_after`` seconds when given (a sender that
+    starts on the first files found need not wait a whole interval). The
+    last batch (possibly empty) always comes, with the final counts.
     """
     pending: list[ScanResult] = []
     instances = skipped = total_bytes = 0
     current = ""
-    next_yield = time.monotonic() + interval
+    next_yield = time.monotonic() + (interval if first_after is None else first_after)
     for result in iter_scan(paths, recursive=recursive, should_stop=should_stop):
         pending.append(result)
         if isinstance(result, ScannedFile):

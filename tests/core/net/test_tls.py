@@ -123,8 +123,11 @@ def test_missing_client_certificate_fails_plainly_without_fallback(
     run = _send(samples, scp.port, tmp_path, "--ca-file", str(pki.ca))
     assert run.exit_code == 3
     reasons = {f["reason"] for f in run.files("failed")}
-    assert len(reasons) == 1
-    assert "client certificate" in next(iter(reasons))
+    # One verdict per worker process (each learns it from its own attempt; the TLS
+    # library's words for the refusal can differ between the two), every one saying what
+    # to do.
+    assert 1 <= len(reasons) <= 2
+    assert all("client certificate" in reason for reason in reasons), reasons
     assert len([a for a in run.summary["associations"]]) == 0
     assert scp.associations == 0 and not scp.stored
 

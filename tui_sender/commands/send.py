@@ -48,7 +48,7 @@ from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScanProgress, scan_paths
 
-if TYPE_CHECKING:  # Rich is imported once the first association is on its way
+if TYPE_CHECKING:  # Rich is imported once the first association is open
     from tui_sender.console import ConsoleSink
 
 DEFAULT_CALLING_AE = "TUI_SENDER"
@@ -175,8 +175,8 @@ def run(args: argparse.Namespace) -> int:
     """Scan, send, report; return the exit code.
 
     Start-up counts (the time to the first A-ASSOCIATE-RQ): nothing slow is
-    imported before the session starts; the console (Rich) comes while the
-    first association is being opened.
+    imported before the session starts, and the console (Rich) comes once the
+    first association is open (or after :data:`CONSOLE_WAIT`).
     """
     try:
         asked = _request(args)

@@ -502,6 +502,8 @@ class Session:
             group.fork()
         for group, batches in self._groups:
             group.listen()
+            if self.cancelled:  # cancelled before the children could be told
+                group.cancel()
             if batches:
                 group.add(batches)
             if self.feed is None:

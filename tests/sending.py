@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,3 +111,11 @@ def is_running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def wait_until(done: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    """Poll ``done`` until it is true or ``timeout`` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(step)
+    return done()

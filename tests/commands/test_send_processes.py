@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from peers.pynetdicom_scp import ScriptedSCP
-from tests.sending import check_counts_add_up, child_pids, is_running, run_cli
+from tests.sending import check_counts_add_up, child_pids, is_running, run_cli, wait_until
 from tui_sender.core.record.journal import list_journals, read_journal
 from tui_sender.demo.samples.data import SampleSet, generate_samples
 
@@ -48,13 +48,10 @@ def _dataset_bytes(path: Path) -> bytes:
 
 
 def _wait_for_children(pid: int, count: int, timeout: float = 30) -> set[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        children = child_pids(pid)
-        if len(children) >= count:
-            return children
-        time.sleep(0.02)
-    raise AssertionError(f"{count} worker processes never appeared")
+    assert wait_until(lambda: len(child_pids(pid)) >= count, timeout), (
+        f"{count} worker processes never appeared"
+    )
+    return child_pids(pid)
 
 
 def test_four_associations_in_two_processes_deliver_every_file_once_byte_for_byte(
@@ -107,9 +104,7 @@ def test_ctrl_c_reaches_every_process_and_the_parent_still_writes_the_record(
     proc = _start(samples, scp, tmp_path, "-t", "4", "--processes", "2")
     try:
         children = _wait_for_children(proc.pid, 2)
-        deadline = time.monotonic() + 30
-        while len(scp.stored()) < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(scp.stored()) >= 20, 30, 0.05)
         os.killpg(proc.pid, signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
     finally:
@@ -137,14 +132,10 @@ def test_kill_9_of_the_parent_stops_the_workers_and_resume_finishes_the_job(
     proc = _start(samples, scp, tmp_path, "-t", "2", "--processes", "2")
     try:
         children = _wait_for_children(proc.pid, 2)
-        deadline = time.monotonic() + 30
-        while len(scp.received) < 100 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(scp.received) >= 100, 30)
         proc.kill()
         proc.wait(10)
-        deadline = time.monotonic() + 10
-        while any(is_running(c) for c in children) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: not any(is_running(c) for c in children), 10, 0.05)
         assert not any(is_running(c) for c in children), "workers kept sending for a dead parent"
     finally:
         os.killpg(proc.pid, signal.SIGKILL) if is_running(proc.pid) else None
@@ -169,9 +160,7 @@ def test_a_worker_process_that_dies_costs_its_files_not_the_session(
     proc = _start(samples, scp, tmp_path, "-t", "2", "--processes", "2")
     try:
         children = sorted(_wait_for_children(proc.pid, 2))
-        deadline = time.monotonic() + 30
-        while len(scp.received) < 20 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(scp.received) >= 20, 30)
         os.kill(children[0], signal.SIGKILL)
         _out, err = proc.communicate(timeout=60)
     finally:

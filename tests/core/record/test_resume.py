@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from peers.pynetdicom_scp import ScriptedSCP
-from tests.sending import check_counts_add_up, child_pids, is_running, run_cli
+from tests.sending import check_counts_add_up, child_pids, is_running, run_cli, wait_until
 from tui_sender.core.record.journal import list_journals, read_journal
 from tui_sender.demo.samples.data import SampleSet, generate_samples
 
@@ -79,17 +78,13 @@ def test_kill_9_then_resume_delivers_everything_once(
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while len(scp.received) < 150 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: len(scp.received) >= 150, 60)
         workers = child_pids(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         # Worker processes stop by themselves once the parent is gone: wait for that, so
         # what the SCP holds is final before it is compared with the journal.
-        deadline = time.monotonic() + 10
-        while any(is_running(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: not any(is_running(w) for w in workers), 10)
         assert not any(is_running(w) for w in workers)
     finally:
         if proc.poll() is None:

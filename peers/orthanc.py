@@ -232,5 +232,12 @@ class OrthancServer:
                 return str(item["ID"])
         return None
 
+    def declare_modality(self, name: str, ae_title: str, port: int) -> None:
+        """Make a modality known (``PUT /modalities/NAME``) on 127.0.0.1, as a storage
+        commitment SCP needs: Orthanc sends its N-EVENT-REPORT to the modality whose AE title
+        is the N-ACTION's calling AE."""
+        body = json.dumps({"AET": ae_title, "Host": LOOPBACK, "Port": port}).encode()
+        self.request(f"/modalities/{name}", data=body, method="PUT")
+
     def delete_instance(self, instance_id: str) -> None:
         self.request(f"/instances/{instance_id}", method="DELETE")

@@ -31,6 +31,9 @@ COMMANDS: dict[str, Command] = {
     "send": Command("send", "send DICOM files to a PACS (headless; flags of dicom-sender)"),
     "scan": Command("scan", "show what would be sent: studies, series, SOP classes, skipped"),
     "echo": Command("echo", "C-ECHO a destination (round-trip time)"),
+    "verify": Command(
+        "verify", "prove an archive holds what a session sent (storage commitment or C-FIND)"
+    ),
     "scp": Command("scp", "run a small storage SCP that writes what it receives"),
     "demo": Command("demo", "generate sample studies, start an SCP and send to it"),
     "sop-classes": Command(

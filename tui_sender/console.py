@@ -38,6 +38,8 @@ from tui_sender.core.model.events import (
     ScanFinished,
     SessionFinished,
     SessionStarted,
+    VerificationFinished,
+    VerificationStarted,
 )
 from tui_sender.core.model.outcomes import FileState
 from tui_sender.core.model.progress import WorkerProgress
@@ -169,6 +171,13 @@ class ConsoleSink:
                     + ("" if event.complete else " (stopped early)")
                 )
             return
+        if isinstance(event, VerificationStarted | VerificationFinished):
+            if not self.quiet or isinstance(event, VerificationFinished):
+                doubtful = isinstance(event, VerificationFinished) and (
+                    event.error or not _all_proven(event.counts)
+                )
+                self._print(describe(event) or "", "yellow" if doubtful else "")
+            return
         if isinstance(event, SessionFinished):
             return
         if self.verbose:
@@ -266,3 +275,8 @@ class ConsoleSink:
 
 def _in_flight(w: WorkerProgress) -> int:
     return min(w.current_bytes_done, w.current_bytes) if w.current_path else 0
+
+
+def _all_proven(counts: dict[str, int]) -> bool:
+    """True when a verification's counts hold nothing but committed and found."""
+    return not any(counts.get(v) for v in ("commit-failed", "missing", "unconfirmed"))

@@ -114,6 +114,50 @@ def destination_from_args(args: argparse.Namespace, **overrides: object) -> Dest
     return destination
 
 
+def add_commitment_args(parser: argparse.ArgumentParser) -> None:
+    """``--commit-*``: where our listener takes storage commitment reports, and how long."""
+    parser.add_argument(
+        "--commit-port",
+        type=port,
+        metavar="PORT",
+        help="port our listener takes storage commitment reports on (the archive must know "
+        "our AE title, host and this port as a modality; default: the destination's)",
+    )
+    parser.add_argument(
+        "--commit-ae",
+        metavar="AET",
+        help="AE title of that listener (default: the destination's, or the calling AE)",
+    )
+    parser.add_argument(
+        "--commit-host",
+        metavar="ADDRESS",
+        help="address the listener binds to (default: every interface)",
+    )
+    parser.add_argument(
+        "--commit-timeout",
+        type=positive_seconds,
+        metavar="S",
+        help="wait this long for the reports after the last request (default 60)",
+    )
+    parser.add_argument(
+        "--commit-batch",
+        type=positive_int,
+        metavar="N",
+        help="instances per storage commitment request (default 1000)",
+    )
+
+
+def commitment_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The ``--commit-*`` flags as Destination field overrides (None: not given)."""
+    return {
+        "commit_port": args.commit_port,
+        "commit_ae": args.commit_ae,
+        "commit_host": args.commit_host,
+        "commit_timeout": args.commit_timeout,
+        "commit_batch": args.commit_batch,
+    }
+
+
 def silence_stdout_after_broken_pipe() -> None:
     """`| head` closed the pipe: point stdout at /dev/null so exit does not complain."""
     try:

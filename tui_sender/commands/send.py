@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tui_sender.commands.common import (
+    add_commitment_args,
     add_destination_args,
+    commitment_overrides,
     destination_from_args,
     positive_int,
     positive_seconds,
@@ -47,6 +49,7 @@ from tui_sender.core.model.progress import WorkerState
 from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScanProgress, scan_paths
+from tui_sender.core.verify.states import VerifyMethod
 
 if TYPE_CHECKING:  # Rich is imported once the first association is open
     from tui_sender.console import ConsoleSink
@@ -153,6 +156,14 @@ def configure(
         "the destination's, or none)",
     )
     parser.add_argument(
+        "--verify",
+        choices=[m.value for m in VerifyMethod],
+        help="after the send, prove the archive holds each stored instance: commitment "
+        "(storage commitment), find (C-FIND) or none (default: the destination's, or none); "
+        "exit code 4 when some instance is not proven",
+    )
+    add_commitment_args(parser)
+    parser.add_argument(
         "--include-phi",
         action="store_true",
         help="put patient names and IDs in the summary (off by default)",
@@ -249,6 +260,8 @@ def _request(args: argparse.Namespace) -> _Asked:
         "decompress": DecompressPolicy(args.decompress) if args.decompress else None,
         "max_per_association": args.max_per_association,
         "max_rate": args.max_rate,
+        "verify": VerifyMethod(args.verify) if args.verify else None,
+        **commitment_overrides(args),
     }
     paths = [os.fsdecode(p) for p in [*args.input, *args.paths]]
     plan: ResumePlan | None = None

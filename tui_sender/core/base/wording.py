@@ -56,3 +56,16 @@ def scan_result(
         f"scanned {files_seen} files in {seconds:.1f} s: {instances} DICOM instances "
         f"({size(total_bytes)}) in {count(studies, 'study', 'studies')}, {skipped} skipped"
     )
+
+
+def verification_result(counts: dict[str, int], method: str) -> str:
+    """A destination's verification in one line: '9,999 of 10,000 committed, 1 commit-failed'."""
+    asked = sum(n for value, n in counts.items() if value != "not-asked")
+    proven = counts.get("committed", 0) + counts.get("found", 0)
+    word = "committed" if method == "commitment" else "found"
+    rest = [
+        f"{counts[value]:,} {value}"
+        for value in ("commit-failed", "missing", "unconfirmed")
+        if counts.get(value)
+    ]
+    return f"{proven:,} of {asked:,} {word}" + (f", {', '.join(rest)}" if rest else "")

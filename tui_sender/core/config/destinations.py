@@ -50,6 +50,11 @@ from tui_sender.core.config.settings import (
     is_finite_positive,
     table_from_fields,
 )
+from tui_sender.core.verify.states import (
+    DEFAULT_COMMIT_BATCH,
+    DEFAULT_COMMIT_TIMEOUT,
+    VerifyMethod,
+)
 
 __all__ = [
     "DEFAULT_CALLING_AE",
@@ -61,6 +66,7 @@ __all__ = [
 ]
 
 DEFAULT_CALLING_AE = "TUI_SENDER"
+MAX_COMMIT_BATCH = 50_000
 AE_TITLE_MAX = 16
 MAX_PDU_MIN = 4096
 MAX_PDU_MAX = 0xFFFF_FFFF
@@ -167,6 +173,21 @@ class Destination:
     max_rate: str = ""
     """Bandwidth cap for all associations to this destination together, e.g. ``"20MB"`` (per
     second; empty: none), so a gateway can share a WAN link."""
+    verify: VerifyMethod = VerifyMethod.NONE
+    """After the send, prove the archive holds each stored instance: ``"commitment"``
+    (Storage Commitment), ``"find"`` (C-FIND) or ``"none"`` (trust the C-STORE responses)."""
+    commit_ae: str = ""
+    """AE title of our listener for storage commitment reports (empty: ``calling_ae``); the
+    archive must know it, with our host and ``commit_port``, as a modality."""
+    commit_port: int = 0
+    """Port our listener takes reports on (0: none; only reports on the request's own
+    association are taken, which most archives, Orthanc among them, never send)."""
+    commit_host: str = ""
+    """Address that listener binds to (empty: every interface)."""
+    commit_timeout: float = DEFAULT_COMMIT_TIMEOUT
+    """Seconds to wait for the storage commitment reports after the last request."""
+    commit_batch: int = DEFAULT_COMMIT_BATCH
+    """Instances per storage commitment request (one transaction each)."""
     description: str = ""
     """Free text for the operator (site, department, contact)."""
 
@@ -244,6 +265,24 @@ class Destination:
                 f"got {self.max_pdu}"
             )
         problems += self._tls_problems()
+        problems += self._verify_problems()
+        return problems
+
+    def _verify_problems(self) -> list[str]:
+        """Verification settings that cannot work."""
+        problems: list[str] = []
+        if self.commit_ae:
+            problems += ae_title_problems(self.commit_ae, "commit_ae")
+        if not 0 <= self.commit_port <= 65535:
+            problems.append(f"commit_port must be 0 (none) or 1 to 65535, got {self.commit_port}")
+        if not is_finite_positive(self.commit_timeout):
+            problems.append(
+                f"commit_timeout must be a positive number of seconds, got {self.commit_timeout}"
+            )
+        if not 1 <= self.commit_batch <= MAX_COMMIT_BATCH:
+            problems.append(
+                f"commit_batch must be 1 to {MAX_COMMIT_BATCH}, got {self.commit_batch}"
+            )
         return problems
 
     def _tls_problems(self) -> list[str]:

@@ -56,6 +56,13 @@ from tui_sender.core.record.session_log import SessionFiles, SessionLog, new_ses
 from tui_sender.core.record.stored_index import PendingStores, StoredIndex
 from tui_sender.core.record.summary import Ledger, SummaryContext, build_summary
 from tui_sender.core.scan.scanner import add_results
+from tui_sender.core.verify.stage import (
+    VerifyJob,
+    apply_to_summary,
+    run_verification,
+    stored_instances,
+)
+from tui_sender.core.verify.states import VerifyMethod
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -367,6 +374,8 @@ class Session:
                         include_phi=self.options.include_phi,
                     ),
                 )
+                self._verify(summary)
+                exit_code = int(summary["exit_code"])
                 write_private_json(self.files.summary, summary)
             counts = self.ledger.counts()
             self.emit(
@@ -392,6 +401,29 @@ class Session:
             log_path=self.files.log,
             summary=summary,
         )
+
+    def _verify(self, summary: dict[str, Any]) -> None:
+        """Prove what each verified destination stored (``--verify``) and record the answers."""
+        asked = [t for t in self.targets if t.verify.method is not VerifyMethod.NONE]
+        if not asked:
+            return
+        if self.cancelled:
+            self.emit(LogMessage(level=logging.WARNING, message="cancelled: not verified"))
+            return
+        jobs = [
+            VerifyJob(t.name, t.link, t.verify, tuple(stored_instances(summary["files"], t.name)))
+            for t in asked
+        ]
+
+        def log(text: str) -> None:
+            self.emit(LogMessage(message=text))
+
+        checked = run_verification([j for j in jobs if j.instances], emit=self.emit, log=log)
+        apply_to_summary(summary, checked)
+        assert self._log is not None
+        for check in checked:
+            for uid, verdict in check.results.items():
+                self._log.journal_verified(check.name, uid, verdict)
 
     def _take_in(self, plan: SendPlan) -> None:
         """Record what the plan will not send: the scan's skips, files already stored."""
@@ -561,6 +593,7 @@ class Session:
                     sop_instance_uid=inst.sop_instance_uid,
                     sop_class_uid=inst.sop_class_uid,
                     study_uid=inst.study_uid,
+                    series_uid=inst.series_uid,
                     reason=reason,
                     file_size=inst.size,
                 ),
@@ -595,4 +628,5 @@ def describe_target(target: TransferTarget) -> dict[str, Any]:
         },
         "decompress": target.decompress.value,
         "max_rate_bytes_per_s": link.pacer.rate if link.pacer is not None else None,
+        "verify": target.verify.method.value,
     }

@@ -16,6 +16,7 @@ from tui_sender.core.config.rates import parse_rate
 from tui_sender.core.engine.transport import DimseTransport, Transport
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.pacing import Pacer
+from tui_sender.core.verify.states import VerifySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,8 @@ class TransferTarget:
     PACS leak memory per association or cap requests per association."""
     transport: Transport | None = None
     """How associations are opened; None: DIMSE to :attr:`link`."""
+    verify: VerifySettings = field(default_factory=VerifySettings)
+    """How the session proves, after the send, that the destination holds what it stored."""
 
     def connector(self) -> Transport:
         """The transport the workers open associations through."""
@@ -136,4 +139,17 @@ def transfer_target(dest: Destination, retry: RetryPolicy | None = None) -> Tran
         decompress=dest.decompress,
         retry=retry or RetryPolicy(),
         max_per_association=dest.max_per_association,
+        verify=verify_settings(dest),
+    )
+
+
+def verify_settings(dest: Destination) -> VerifySettings:
+    """How ``dest`` is verified, from its address-book entry (or the flags)."""
+    return VerifySettings(
+        method=dest.verify,
+        listen_ae=dest.commit_ae or dest.calling_ae,
+        listen_port=dest.commit_port,
+        listen_host=dest.commit_host,
+        timeout=dest.commit_timeout,
+        batch=dest.commit_batch,
     )

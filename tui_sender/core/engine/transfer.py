@@ -474,6 +474,7 @@ class Worker:
             sop_instance_uid=inst.sop_instance_uid,
             sop_class_uid=inst.sop_class_uid,
             study_uid=inst.study_uid,
+            series_uid=inst.series_uid,
             status=status if status is not None else item.last_status,
             reason=reason,
             attempts=item.attempts,

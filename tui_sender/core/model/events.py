@@ -171,6 +171,40 @@ class LogMessage(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationStarted(Event):
+    """The session asks a destination to prove it holds what it stored."""
+
+    destination: str
+    method: str
+    """``commitment`` or ``find``."""
+    instances: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationProgress(Event):
+    """Requests asked and answered so far (N-ACTIONs and reports, or series queried)."""
+
+    destination: str
+    method: str
+    asked: int
+    answered: int
+    total: int
+    """Requests it will ask in all (transactions, or series)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerificationFinished(Event):
+    """A destination's verification ended; ``counts`` has one entry per verified value."""
+
+    destination: str
+    method: str
+    counts: dict[str, int]
+    seconds: float
+    error: str = ""
+    """Why the verification could not run at all (then every instance is unconfirmed)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionFinished(Event):
     """The session ended; the record is on disk."""
 

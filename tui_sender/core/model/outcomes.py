@@ -37,6 +37,8 @@ class FileOutcome:
     sop_instance_uid: str = ""
     sop_class_uid: str = ""
     study_uid: str = ""
+    series_uid: str = ""
+    """Beside the study UID, what a C-FIND at IMAGE level needs to find the instance again."""
     status: int | None = None
     """The last DIMSE status received, if any."""
     reason: str = ""

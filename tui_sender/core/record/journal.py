@@ -9,6 +9,8 @@
   :mod:`tui_sender.core.model.recorded_path`), written and flushed to
   the OS as each arrives (``kill -9`` or a lost SSH session loses nothing
   already written; ``fsync`` runs about once a second for power loss);
+* ``{"kind": "verified", ...}`` per instance a verification (storage
+  commitment or C-FIND) decided, after the file lines of that destination;
 * ``{"kind": "end", ...}`` last, only when the session finished normally.
 
 Reading tolerates a torn last line (the process died mid-write).
@@ -78,6 +80,9 @@ class JournalFile:
     path: str
     """The exact path (surrogate escapes for bytes that are not UTF-8)."""
     at: float
+    sop_class_uid: str = ""
+    study_uid: str = ""
+    series_uid: str = ""
 
 
 @dataclass(slots=True)
@@ -89,6 +94,8 @@ class Journal:
     files: list[JournalFile] = field(default_factory=list)
     end: dict[str, Any] | None = None
     torn_lines: int = 0
+    verified: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """The last verification line per (destination, SOP Instance UID)."""
 
     @property
     def session_id(self) -> str:
@@ -126,6 +133,9 @@ def read_journal(path: Path) -> Journal:
                 journal.header = entry
             elif kind == "end":
                 journal.end = entry
+            elif kind == "verified":
+                key = (str(entry.get("dest", "")), str(entry.get("sop_instance_uid", "")))
+                journal.verified[key] = entry
             elif kind == "file":
                 journal.files.append(
                     JournalFile(
@@ -136,6 +146,9 @@ def read_journal(path: Path) -> Journal:
                         state=str(entry.get("state", "")),
                         path=path_from_record(entry),
                         at=float(entry.get("t", 0.0) or 0.0),
+                        sop_class_uid=str(entry.get("sop_class_uid", "")),
+                        study_uid=str(entry.get("study_uid", "")),
+                        series_uid=str(entry.get("series_uid", "")),
                     )
                 )
     return journal

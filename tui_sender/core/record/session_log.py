@@ -39,10 +39,13 @@ from tui_sender.core.model.events import (
     SessionStarted,
     StudyFinished,
     StudyStarted,
+    VerificationFinished,
+    VerificationStarted,
 )
 from tui_sender.core.model.outcomes import FileState
 from tui_sender.core.model.recorded_path import display_path, record_path
 from tui_sender.core.record.journal import JOURNAL_VERSION, JournalWriter
+from tui_sender.core.verify.states import Verification
 
 
 def new_session_id() -> str:
@@ -106,6 +109,9 @@ class SessionLog:
                     "dest_key": self._dest_keys.get(o.destination, ""),
                     **record_path(o.path),
                     "sop_instance_uid": o.sop_instance_uid,
+                    "sop_class_uid": o.sop_class_uid,
+                    "study_uid": o.study_uid,
+                    "series_uid": o.series_uid,
                     "size": o.file_size,
                     "state": o.state.value,
                     "status": o.status,
@@ -124,6 +130,19 @@ class SessionLog:
                     "cancelled": event.cancelled,
                 }
             )
+
+    def journal_verified(self, destination: str, uid: str, verdict: Verification) -> None:
+        """Journal what verification concluded for one instance (``verify`` and resume read it)."""
+        self._journal.write(
+            {
+                "kind": "verified",
+                "t": round(verdict.at, 3),
+                "dest": destination,
+                "sop_instance_uid": uid,
+                "verified": verdict.verified.value,
+                "reason": verdict.reason,
+            }
+        )
 
     def close(self) -> None:
         """Flush to disk and close both files."""
@@ -169,6 +188,11 @@ def _level(event: Event) -> int:
         return logging.WARNING if event.retrying else logging.ERROR
     if isinstance(event, FileRetrying):
         return logging.WARNING
+    if isinstance(event, VerificationFinished):
+        if event.error:
+            return logging.ERROR
+        doubtful = sum(event.counts.get(v, 0) for v in ("commit-failed", "missing", "unconfirmed"))
+        return logging.WARNING if doubtful else logging.INFO
     return logging.INFO
 
 
@@ -232,6 +256,16 @@ def describe(event: Event) -> str | None:
         return (
             f"session {event.session_id}: sending to {', '.join(event.destinations)} with "
             f"{event.workers} workers while scanning"
+        )
+    if isinstance(event, VerificationStarted):
+        how = "storage commitment" if event.method == "commitment" else "C-FIND"
+        return f"{event.destination}: verifying {event.instances} stored instances by {how}"
+    if isinstance(event, VerificationFinished):
+        if event.error:
+            return f"{event.destination}: verification failed: {event.error}"
+        return (
+            f"{event.destination}: verified in {event.seconds:.1f} s: "
+            f"{wording.verification_result(event.counts, event.method)}"
         )
     if isinstance(event, ScanFinished):
         return wording.scan_result(

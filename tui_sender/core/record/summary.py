@@ -62,10 +62,15 @@ class Ledger:
 
     outcomes: dict[tuple[str, str], FileOutcome] = field(default_factory=dict)
     associations: dict[str, AssociationRecord] = field(default_factory=dict)
+    finished_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    """When each file sent in this session reached its final state (for the report's charts)."""
 
     def handle(self, event: Event) -> None:
         """Record what the event says (other events are ignored)."""
         if isinstance(event, FileDone):
+            key = (event.outcome.destination, event.outcome.path)
+            if key not in self.outcomes:
+                self.finished_at[key] = event.at
             self.record(event.outcome)
         elif isinstance(event, AssociationOpened) and event.association_id != "-":
             self.associations[event.association_id] = AssociationRecord(
@@ -166,7 +171,10 @@ def build_summary(ledger: Ledger, catalog: Catalog, ctx: SummaryContext) -> dict
     stored_bytes = ledger.bytes_stored()
     stored_files = counts["sent"] + counts["warning"]
     first = ctx.destinations[0] if ctx.destinations else {}
-    files = [_file_entry(o) for o in handing_over(ledger.outcomes.values())]
+    files = [
+        _file_entry(o, ledger.finished_at.get(key))
+        for key, o in handing_over(ledger.outcomes.items())
+    ]
     studies = _study_entries(ledger, catalog, ctx.include_phi)
     return {
         # -- keys of the Rust dicom-sender summary, same names and meanings --
@@ -210,7 +218,7 @@ def build_summary(ledger: Ledger, catalog: Catalog, ctx: SummaryContext) -> dict
     }
 
 
-def _file_entry(o: FileOutcome) -> dict[str, Any]:
+def _file_entry(o: FileOutcome, finished_at: float | None) -> dict[str, Any]:
     return {
         **record_path(o.path),
         "destination": o.destination,
@@ -221,10 +229,12 @@ def _file_entry(o: FileOutcome) -> dict[str, Any]:
         "sop_instance_uid": o.sop_instance_uid,
         "sop_class_uid": o.sop_class_uid,
         "study_uid": o.study_uid,
+        "series_uid": o.series_uid,
         "transfer_syntax": o.transfer_syntax,
         "converted_from": o.converted_from,
         "bytes": o.bytes_sent,
         "association": o.association_id,
+        "finished_at": _iso(finished_at) if finished_at is not None else None,
     }
 
 

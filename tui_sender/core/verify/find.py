@@ -1,0 +1,147 @@
+"""C-FIND verification, for archives without storage commitment.
+
+For each series a session stored into, one Study Root C-FIND at IMAGE
+level by Study and Series Instance UID with an empty SOP Instance UID
+returns every instance the archive holds there; each stored instance is
+then ``found`` or ``missing``. One query per series works on every archive
+(UID-list matching is optional in PS3.4 C.2.2.2.2 and many refuse it) and
+costs one round trip per series rather than per instance. A SERIES level
+query then asks Number of Series Related Instances, so a count that
+disagrees with what the IMAGE level listed is reported too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.verify.association import VerificationError, accepted, associated
+from tui_sender.core.verify.states import StoredInstance, Verification, Verified
+
+STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
+PENDING = (0xFF00, 0xFF01)
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesCount:
+    """What the archive says about one series, beside what the IMAGE level listed."""
+
+    study_uid: str
+    series_uid: str
+    listed: int
+    """Instances the IMAGE level query returned."""
+    related: int | None
+    """Number of Series Related Instances at SERIES level (None: not returned)."""
+
+    @property
+    def agrees(self) -> bool:
+        """True unless the archive returned a count that differs from its own list."""
+        return self.related is None or self.related == self.listed
+
+
+def _identifier(level: str, study_uid: str, series_uid: str) -> Any:
+    with IMPORT_LOCK:
+        from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.QueryRetrieveLevel = level
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    if level == "IMAGE":
+        ds.SOPInstanceUID = ""
+        ds.SOPClassUID = ""
+    else:
+        ds.NumberOfSeriesRelatedInstances = ""
+    return ds
+
+
+def _query(assoc: Any, identifier: Any) -> list[Any]:
+    """Every match of one C-FIND; VerificationError when the peer fails it."""
+    matches = []
+    for status, found in assoc.send_c_find(identifier, STUDY_ROOT_FIND):
+        code = int(getattr(status, "Status", -1)) if status is not None else -1
+        if code in PENDING:
+            if found is not None:
+                matches.append(found)
+        elif code == 0x0000:
+            return matches
+        else:
+            said = "no answer" if code < 0 else f"status 0x{code:04X}"
+            raise VerificationError(f"the C-FIND failed ({said})")
+    if not assoc.is_established:
+        raise VerificationError("the association ended during the C-FIND")
+    return matches
+
+
+def find_instances(
+    link: LinkSettings,
+    instances: Sequence[StoredInstance],
+    *,
+    progress: Callable[[int, int], None] = lambda _done, _total: None,
+) -> tuple[dict[str, Verification], list[SeriesCount]]:
+    """Look every instance up by C-FIND; the verdict per SOP Instance UID and per-series counts.
+
+    Raises :class:`VerificationError` when the archive cannot be associated
+    or does not accept Study Root FIND; a query that fails leaves its
+    series' instances ``unconfirmed`` with the reason.
+    """
+    series: dict[tuple[str, str], list[StoredInstance]] = defaultdict(list)
+    for inst in instances:
+        series[(inst.study_uid, inst.series_uid)].append(inst)
+    results: dict[str, Verification] = {}
+    counts: list[SeriesCount] = []
+    with associated(link, [STUDY_ROOT_FIND]) as assoc:
+        if not accepted(assoc, STUDY_ROOT_FIND):
+            raise VerificationError(
+                f"{link.called_ae}@{link.host}:{link.port} does not accept Study Root C-FIND"
+            )
+        for done, ((study_uid, series_uid), members) in enumerate(series.items(), 1):
+            try:
+                if not study_uid or not series_uid:
+                    raise VerificationError("its Study or Series Instance UID is not recorded")
+                listed = {
+                    str(m.get("SOPInstanceUID", ""))
+                    for m in _query(assoc, _identifier("IMAGE", study_uid, series_uid))
+                }
+                related = _related(assoc, study_uid, series_uid)
+            except VerificationError as exc:
+                now = time.time()
+                for inst in members:
+                    results[inst.sop_instance_uid] = Verification(
+                        Verified.UNCONFIRMED, str(exc), now
+                    )
+                progress(done, len(series))
+                continue
+            now = time.time()
+            counts.append(SeriesCount(study_uid, series_uid, len(listed), related))
+            for inst in members:
+                results[inst.sop_instance_uid] = (
+                    Verification(Verified.FOUND, "", now)
+                    if inst.sop_instance_uid in listed
+                    else Verification(
+                        Verified.MISSING, "a C-FIND of its series did not return it", now
+                    )
+                )
+            progress(done, len(series))
+    return results, counts
+
+
+def _related(assoc: Any, study_uid: str, series_uid: str) -> int | None:
+    """Number of Series Related Instances, when the archive returns it."""
+    try:
+        matches = _query(assoc, _identifier("SERIES", study_uid, series_uid))
+    except VerificationError:
+        return None
+    for match in matches:
+        value = match.get("NumberOfSeriesRelatedInstances")
+        if value not in (None, ""):
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None

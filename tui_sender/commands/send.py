@@ -46,10 +46,10 @@ from tui_sender.core.engine.targets import RetryPolicy, TlsSetupError
 from tui_sender.core.engine.worker_process import processes_for_this_machine
 from tui_sender.core.model.catalog import Catalog
 from tui_sender.core.model.progress import WorkerState
+from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.core.record.resume import ResumePlan, load_resume
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import ScanProgress, scan_paths
-from tui_sender.core.verify.states import VerifyMethod
 
 if TYPE_CHECKING:  # Rich is imported once the first association is open
     from tui_sender.console import ConsoleSink

@@ -38,7 +38,8 @@ from tui_sender.core.config.settings import ConfigError
 from tui_sender.core.engine.targets import TlsSetupError, link_settings, verify_settings
 from tui_sender.core.model.events import Event, VerificationFinished
 from tui_sender.core.model.recorded_path import display_path, path_from_record
-from tui_sender.core.verify.earlier import load_record, verified_path
+from tui_sender.core.model.verification import VerifyMethod
+from tui_sender.core.record.earlier import load_record, verified_path
 from tui_sender.core.verify.stage import (
     EXIT_NOT_VERIFIED,
     VerifyJob,
@@ -47,7 +48,6 @@ from tui_sender.core.verify.stage import (
     run_verification,
     stored_instances,
 )
-from tui_sender.core.verify.states import VerifyMethod
 
 EXIT_OK = 0
 EXIT_USAGE = 2

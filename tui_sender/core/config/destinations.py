@@ -50,7 +50,7 @@ from tui_sender.core.config.settings import (
     is_finite_positive,
     table_from_fields,
 )
-from tui_sender.core.verify.states import (
+from tui_sender.core.model.verification import (
     DEFAULT_COMMIT_BATCH,
     DEFAULT_COMMIT_TIMEOUT,
     VerifyMethod,

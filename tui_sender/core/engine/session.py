@@ -52,6 +52,7 @@ from tui_sender.core.model.events import (
 from tui_sender.core.model.outcomes import FileOutcome, FileState
 from tui_sender.core.model.progress import WorkerProgress
 from tui_sender.core.model.recorded_path import display_path
+from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.core.record.session_log import SessionFiles, SessionLog, new_session_id
 from tui_sender.core.record.stored_index import PendingStores, StoredIndex
 from tui_sender.core.record.summary import Ledger, SummaryContext, build_summary
@@ -62,7 +63,6 @@ from tui_sender.core.verify.stage import (
     run_verification,
     stored_instances,
 )
-from tui_sender.core.verify.states import VerifyMethod
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -14,9 +14,9 @@ from pathlib import Path
 from tui_sender.core.config.destinations import DecompressPolicy, Destination
 from tui_sender.core.config.rates import parse_rate
 from tui_sender.core.engine.transport import DimseTransport, Transport
+from tui_sender.core.model.verification import VerifySettings
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.pacing import Pacer
-from tui_sender.core.verify.states import VerifySettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,8 +44,8 @@ from tui_sender.core.model.events import (
 )
 from tui_sender.core.model.outcomes import FileState
 from tui_sender.core.model.recorded_path import display_path, record_path
+from tui_sender.core.model.verification import Verification
 from tui_sender.core.record.journal import JOURNAL_VERSION, JournalWriter
-from tui_sender.core.verify.states import Verification
 
 
 def new_session_id() -> str:

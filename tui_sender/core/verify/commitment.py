@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_sender.core.base.deferred_imports import IMPORT_LOCK
-from tui_sender.core.net.endpoint import LinkSettings
-from tui_sender.core.verify.association import VerificationError, accepted, associated
-from tui_sender.core.verify.states import (
+from tui_sender.core.model.verification import (
     StoredInstance,
     Verification,
     Verified,
     failure_reason,
 )
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.verify.association import VerificationError, accepted, associated
 
 STORAGE_COMMITMENT = "1.2.840.10008.1.20.1"
 STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"

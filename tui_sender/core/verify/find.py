@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tui_sender.core.base.deferred_imports import IMPORT_LOCK
+from tui_sender.core.model.verification import StoredInstance, Verification, Verified
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.verify.association import VerificationError, accepted, associated
-from tui_sender.core.verify.states import StoredInstance, Verification, Verified
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 PENDING = (0xFF00, 0xFF01)

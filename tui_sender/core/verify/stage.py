@@ -26,11 +26,7 @@ from tui_sender.core.model.events import (
     VerificationProgress,
     VerificationStarted,
 )
-from tui_sender.core.net.endpoint import LinkSettings
-from tui_sender.core.verify.association import VerificationError
-from tui_sender.core.verify.commitment import ReportBox, ReportListener, request_commitment
-from tui_sender.core.verify.find import SeriesCount, find_instances
-from tui_sender.core.verify.states import (
+from tui_sender.core.model.verification import (
     VERIFIED_VALUES,
     StoredInstance,
     Verification,
@@ -38,6 +34,10 @@ from tui_sender.core.verify.states import (
     VerifyMethod,
     VerifySettings,
 )
+from tui_sender.core.net.endpoint import LinkSettings
+from tui_sender.core.verify.association import VerificationError
+from tui_sender.core.verify.commitment import ReportBox, ReportListener, request_commitment
+from tui_sender.core.verify.find import SeriesCount, find_instances
 
 EXIT_NOT_VERIFIED = 4
 """Exit code when every file was stored but some stored instance is not proven held."""

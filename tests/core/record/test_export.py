@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -121,6 +122,39 @@ def test_csv_names_sop_classes_and_transfer_syntaxes(real: RealSession, tmp_path
             assert row["sop_class_name"] == registry.sop_class_name(row["sop_class_uid"])
         if row["state"] == "skipped":
             assert row["sop_class_name"] == row["transfer_syntax_name"] == ""
+
+
+OLD_CSV_COLUMNS = (
+    "path", "path_bytes_b64", "destination", "state", "status", "reason", "attempts",
+    "sop_instance_uid", "sop_class_uid", "sop_class_name", "study_uid", "transfer_syntax",
+    "transfer_syntax_name", "converted_from", "bytes", "association",
+)  # fmt: skip
+"""The columns before verification was recorded: scripts may read them by position."""
+
+
+def test_csv_appends_the_verification_columns_and_keeps_the_others_in_order() -> None:
+    assert CSV_COLUMNS[: len(OLD_CSV_COLUMNS)] == OLD_CSV_COLUMNS
+    assert CSV_COLUMNS[len(OLD_CSV_COLUMNS) :] == ("verified", "verified_reason", "verified_at")
+
+
+def test_csv_has_each_file_verification(tmp_path: Path) -> None:
+    files = [
+        _file("a.dcm", verified="committed", verified_at="2026-01-01T00:02:00.000+00:00"),
+        _file("b.dcm", verified="missing", verified_reason="=C-FIND found none", verified_at=None),
+    ]
+    rows = _read_csv(export_csv(_summary(files), tmp_path / "v.csv"))
+    assert [(r["verified"], r["verified_reason"], r["verified_at"]) for r in rows] == [
+        ("committed", "", "2026-01-01T00:02:00.000+00:00"),
+        ("missing", "'=C-FIND found none", ""),
+    ]
+
+
+def test_csv_of_a_summary_from_before_verification_has_empty_verification_cells(
+    tmp_path: Path,
+) -> None:
+    rows = _read_csv(export_csv(_summary([_file("a.dcm")]), tmp_path / "old.csv"))
+    assert [(r["verified"], r["verified_reason"], r["verified_at"]) for r in rows] == [("", "", "")]
+    assert rows[0]["path"] == "a.dcm" and rows[0]["association"] == "A1"
 
 
 def _file(path: str, state: str = "sent", **fields: Any) -> dict[str, Any]:
@@ -504,21 +538,25 @@ HOSTILE_COMMENT = "&\"'<"
 REPORT_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "dl",
     "dt", "dd", "nav", "a", "section", "div", "table", "thead", "tbody", "tr", "th", "td",
-    "details", "summary", "ul", "li", "b", "code", "footer",
+    "details", "summary", "ul", "li", "b", "code", "footer", "figure", "figcaption",
+    "svg", "desc", "g", "rect", "line", "path", "polyline", "text",
 }  # fmt: skip
 """Every element the report template writes; anything else came from the data."""
 
 
 def test_hostile_summary_values_are_escaped_text_and_never_markup(tmp_path: Path) -> None:
     reason = f"0xA700 out of resources [PACS says: {HOSTILE_COMMENT}]"
+    timed = {"finished_at": "2026-01-01T00:00:30.000+00:00", "association": "A1"}
     files = [
-        _file(HOSTILE_PATH, "failed", reason=reason, status="0xA700"),
-        _file(HOSTILE_PATH, "warning", reason=reason, status="0xB000"),
+        _file(HOSTILE_PATH, "failed", reason=reason, status="0xA700", **timed),
+        _file(HOSTILE_PATH, "warning", reason=reason, status="0xB000", **timed),
         _file(HOSTILE_PATH, "skipped", reason=reason),
-        _file(HOSTILE_PATH),
+        _file(HOSTILE_PATH, verified="missing", verified_reason=reason, **timed),
     ]
     association = {
         "id": "A1",
+        "destination": HOSTILE_COMMENT,
+        "opened_at": "2026-01-01T00:00:10.000+00:00",
         "worker": 1,
         "peer": HOSTILE_COMMENT,
         "files": 1,
@@ -537,8 +575,10 @@ def test_hostile_summary_values_are_escaped_text_and_never_markup(tmp_path: Path
         associations=[association],
         tool={"version": HOSTILE_COMMENT},
     )
-    summary["destinations"][0]["calling_ae"] = HOSTILE_COMMENT
+    summary["destinations"][0] |= {"calling_ae": HOSTILE_COMMENT, "verify": "find"}
+    summary["studies"] = [{"study_uid": "1.2", "destination": "PACS", "description": reason}]
     document = export_html(summary, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert _section(document, "charts").count("<svg ") == 3
 
     parser = _parse(document)
     assert set(parser.tags) <= REPORT_TAGS, set(parser.tags) - REPORT_TAGS
@@ -557,6 +597,8 @@ def test_hostile_summary_values_are_escaped_text_and_never_markup(tmp_path: Path
         f"aborted: {reason}",
         f"{HOSTILE_PATH}: {HOSTILE_COMMENT}",
         f"x ({reason})",
+        f"A1 aborted: {reason}",
+        f"missing: {reason}",
     ):
         assert text in shown, text
 
@@ -578,3 +620,100 @@ def test_importing_the_exports_leaves_jinja2_unloaded_until_a_report_is_written(
     )
     assert done.stdout.split() == ["False", "True"]
     assert "No file was sent." in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+# -- charts and verification in the page -------------------------------------------------
+
+
+def test_the_real_session_report_has_its_charts_after_the_totals(
+    real: RealSession, report: str
+) -> None:
+    order = [report.index(f'<section id="{a}">') for a in ("totals", "charts", "destinations")]
+    assert order == sorted(order)
+    assert '<a href="#totals">Totals</a> · <a href="#charts">Charts</a>' in report
+    charts = _section(report, "charts")
+    svgs = re.findall(r"<svg .*?</svg>", charts, flags=re.S)
+    assert len(svgs) == 2, "rate and timeline; nothing was verified"
+    timeline = ET.fromstring(svgs[1])
+    bars = [r for r in timeline.iter("rect") if "bar" in (r.get("class") or "").split()]
+    assert len(bars) == len(real.summary["associations"]) > 0
+
+
+def _verified_summary(answers: list[tuple[str, str]], method: str = "commitment") -> dict[str, Any]:
+    """Stored files with these (verified, reason) answers, at a destination asked by ``method``."""
+    files = [
+        _file(f"/data/IMG{n:05d}.dcm", verified=answer, verified_reason=why,
+              verified_at="2026-01-01T00:02:00.000+00:00", sop_instance_uid=f"2.25.{n}")
+        for n, (answer, why) in enumerate(answers)
+    ]  # fmt: skip
+    summary = _summary(files)
+    counts = collections.Counter(answer for answer, _ in answers)
+    names = ("committed", "found", "commit-failed", "missing", "unconfirmed", "not-asked")
+    verified = {name: counts[name] for name in names}
+    summary["totals"]["verified"] = verified
+    summary["destinations"][0] |= {"verify": method, "verified": verified}
+    return summary
+
+
+def test_the_verdict_says_how_many_stored_instances_were_verified(tmp_path: Path) -> None:
+    summary = _verified_summary([("committed", "")] * 9_999 + [("missing", "not found")])
+    document = export_html(summary, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert (
+        '<p class="verdict proof failed" id="proof">✗ 9,999 of 10,000 stored instances '
+        "verified (committed); not verified: 1 missing.</p>"
+    ) in document
+    every = _verified_summary([("committed", ""), ("found", "")], method="find")
+    document = export_html(every, tmp_path / "all.html").read_text(encoding="utf-8")
+    assert "✓ 2 of 2 stored instances verified (1 committed, 1 found by query).</p>" in document
+    assert '<p class="verdict proof sent"' in document
+
+
+def test_failed_files_counted_as_not_asked_do_not_count_as_stored(tmp_path: Path) -> None:
+    """The summary's verified counts cover every file; the page speaks of stored ones."""
+    summary = _verified_summary([("committed", "")] * 2)
+    summary["files"].append(_file("/data/bad.dcm", "failed", verified="not-asked", bytes=0))
+    summary["totals"] |= {"failed": 1, "found": 3}
+    for counts in (summary["totals"]["verified"], summary["destinations"][0]["verified"]):
+        counts["not-asked"] = 1
+    document = export_html(summary, tmp_path / "r.html").read_text()
+    assert "✓ 2 of 2 stored instances verified (committed).</p>" in document
+    assert _rows(document, "destinations")[1][-1] == ("", "2 of 2 committed")
+
+
+def test_destinations_show_how_they_verified_and_what_they_answered(tmp_path: Path) -> None:
+    answers = [("committed", "")] * 3 + [("commit-failed", "0x0110"), ("unconfirmed", "late")]
+    document = export_html(_verified_summary(answers), tmp_path / "r.html").read_text()
+    section = _section(document, "destinations")
+    assert "<th>Verification</th><th>Verified</th>" in section
+    (row,) = _rows(document, "destinations")[1:]
+    assert row[-2:] == [
+        ("", "storage commitment"),
+        ("", "3 of 5 committed, 1 commit-failed, 1 unconfirmed"),
+    ]
+
+
+def test_not_verified_lists_the_stored_files_that_were_not_confirmed(tmp_path: Path) -> None:
+    answers = [("committed", ""), ("commit-failed", "0x0110 processing failure")]
+    answers += [("missing", "C-FIND found no instance <&>"), ("unconfirmed", "no reply in 60 s")]
+    answers += [("not-asked", "")]
+    document = export_html(_verified_summary(answers), tmp_path / "r.html").read_text()
+    assert '<a href="#not-verified">Not verified (3)</a>' in document
+    order = [document.index(f'<section id="{a}">') for a in ("failed", "not-verified", "warnings")]
+    assert order == sorted(order)
+    section = _section(document, "not-verified")
+    assert "✗ Stored but not verified: 3 files" in section
+    rows = [row[:3] for row in _rows(document, "not-verified") if row and row[0][0] == "path"]
+    assert [[text for _, text in row] for row in rows] == [
+        ["/data/IMG00001.dcm", "commitment failed", "0x0110 processing failure"],
+        ["/data/IMG00002.dcm", "missing", "C-FIND found no instance <&>"],
+        ["/data/IMG00003.dcm", "unconfirmed", "no reply in 60 s"],
+    ]
+    assert [row[1][0] for row in rows] == ["failed", "failed", "warning"]
+    assert "missing: C-FIND found no instance &lt;&amp;&gt;" in section
+
+
+def test_a_summary_from_before_verification_shows_nothing_of_it(tmp_path: Path) -> None:
+    document = export_html(_summary([_file("a.dcm")]), tmp_path / "r.html").read_text()
+    assert 'id="proof"' not in document and 'id="not-verified"' not in document
+    assert "Verification" not in document and "verified" not in _section(document, "charts")
+    assert "Not verified" not in document

@@ -11,6 +11,12 @@ shown escaped, on one line, for people; the CSV has them exact.
 Long lists are capped (all sent files would make a 100,000-file session's
 page unusable); the page says so and points at the CSV, which has every row.
 
+The Charts section is drawn by :mod:`~tui_sender.core.record.report_charts`
+as inline SVG. When the destinations were asked to confirm what they hold
+(storage commitment, or a C-FIND), the page says how many stored instances
+were verified, under the verdict and per destination, and lists the ones that
+were not; a summary from before verification existed shows none of that.
+
 Jinja2 is imported when a report is written, not when this module is: a
 headless send that writes no report does not pay for it.
 """
@@ -21,7 +27,7 @@ import datetime as dt
 import functools
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +35,14 @@ from tui_sender.core.base import wording
 from tui_sender.core.base.private_files import atomic_private
 from tui_sender.core.dicom import registry
 from tui_sender.core.model.recorded_path import display_path, path_from_record
+from tui_sender.core.record.report_charts import (
+    NOT_VERIFIED,
+    VERIFIED,
+    VERIFIED_WORDS,
+    session_charts,
+    verification_asked,
+    verified_value,
+)
 from tui_sender.core.record.report_page import (
     Cell,
     Column,
@@ -75,6 +89,10 @@ MAX_TABLE_ROWS = 5_000
 
 STATES = ("sent", "warning", "failed", "skipped")
 _SYMBOLS = {"sent": "✓", "warning": "!", "failed": "✗", "skipped": "–"}
+_METHODS = {"commitment": "storage commitment", "find": "C-FIND query", "none": "none"}
+"""A destination's ``verify``: how it was asked to confirm what it holds."""
+_LOST = ("commit-failed", "missing")
+"""Answers that say the destination does not hold the instance (not merely unconfirmed)."""
 _TEMPLATE = "report.html.j2"
 
 
@@ -158,6 +176,33 @@ def _listing(
     return Listing(note, _table(headers, rows, css) if rows else None)
 
 
+# -- verification --------------------------------------------------------------------------
+
+
+def _method(destination: Record) -> str:
+    """How a destination was asked to verify; absent (an older summary) means not at all."""
+    value = destination.get("verify")
+    return value if isinstance(value, str) and value in _METHODS else "none"
+
+
+def _tally(counts: Mapping[str, Any], values: Iterable[str]) -> str:
+    """'98 committed, 2 missing': the answers that were given, in the usual order."""
+    return ", ".join(
+        f"{integer(counts.get(v)):,} {VERIFIED_WORDS[v]}" for v in values if integer(counts.get(v))
+    )
+
+
+def _reason(f: Record) -> str:
+    return str(f.get("reason") or "")
+
+
+def _verification_reason(f: Record) -> str:
+    """'missing: not found by C-FIND': the answer, then the destination's words if any."""
+    answer = VERIFIED_WORDS[verified_value(f)]
+    why = str(f.get("verified_reason") or "")
+    return f"{answer}: {why}" if why else answer
+
+
 # -- the page ------------------------------------------------------------------------------
 
 
@@ -178,27 +223,36 @@ class _PageBuilder:
         )
         self.sop_name = memoized(registry.sop_class_name)
         self.syntax_name = memoized(registry.transfer_syntax_name)
+        self.stored = self.by_state["sent"] + self.by_state["warning"]
+        self.verifying = any(_method(d) != "none" for d in self.destinations)
+        self.verification_asked = self.verifying or verification_asked(self.files)
+        self.unverified = [f for f in self.stored if verified_value(f) in NOT_VERIFIED]
 
     def page(self) -> ReportPage:
         tool = self.summary.get("tool")
         version = tool.get("version", "") if isinstance(tool, Mapping) else ""
         made = dt.datetime.now().astimezone().isoformat(timespec="seconds").replace("T", " ")
         totals = self.totals_record()
+        proof, proof_state = self.proof(totals)
         return ReportPage(
             session=or_dash(str(self.summary.get("session_id", ""))),
             version=or_dash(version),
             made=made,
             verdict=self.verdict(totals),
             verdict_state=self.verdict_state(totals),
+            proof=proof,
+            proof_state=proof_state,
             facts=self.facts(totals),
             contents=self.contents(),
             figures=self.figures(totals),
             check=self.check(totals),
             sections=(
+                Section("charts", "Charts", charts=session_charts(self.summary)),
                 self.destinations_section(),
                 self.studies(),
                 self.associations(),
                 self.failed(),
+                *((self.not_verified(),) if self.verification_asked else ()),
                 self.warnings(),
                 self.skipped(),
                 self.sent(),
@@ -244,6 +298,31 @@ class _PageBuilder:
             return f"! {head}Every file stored, {integer(totals.get('warning')):,} with warnings."
         return f"✓ {head}Every file stored ({stored:,}); nothing failed."
 
+    def proof(self, totals: Mapping[str, Any]) -> tuple[str, str]:
+        """'✓ 10,000 of 10,000 stored instances verified (committed).', and its state.
+
+        Counted from the stored files, not from ``totals["verified"]``: those
+        totals count every file, so failed and skipped ones would read as
+        stored instances nobody asked about. Empty when no destination was
+        asked to verify: then the verdict says it all.
+        """
+        if not self.verification_asked:
+            return "", ""
+        counts = Counter(verified_value(f) for f in self.stored)
+        stored = len(self.stored)
+        if not stored:
+            return "! No stored instance to verify.", "warning"
+        verified = sum(counts[v] for v in VERIFIED)
+        kinds = [v for v in VERIFIED if counts[v]]
+        how = VERIFIED_WORDS[kinds[0]] if len(kinds) == 1 else _tally(counts, VERIFIED)
+        line = f"{verified:,} of {stored:,} stored instances verified"
+        line += f" ({how})" if how else ""
+        rest = _tally(counts, (*NOT_VERIFIED, "not-asked"))
+        line += f"; not verified: {rest}." if rest else "."
+        if any(counts[v] for v in _LOST):
+            return f"✗ {line}", "failed"
+        return (f"✓ {line}", "sent") if verified >= stored else (f"! {line}", "warning")
+
     def verdict_state(self, totals: Mapping[str, Any]) -> str:
         if integer(totals.get("failed")):
             return "failed"
@@ -263,12 +342,15 @@ class _PageBuilder:
         return f"{name} ({address}{calling}{tls})"
 
     def contents(self) -> tuple[Link, ...]:
+        unverified = (Link("not-verified", f"Not verified ({len(self.unverified):,})"),)
         return (
             Link("totals", "Totals"),
+            Link("charts", "Charts"),
             Link("destinations", "Destinations"),
             Link("studies", "Studies"),
             Link("associations", "Associations"),
             Link("failed", f"Failed ({len(self.by_state['failed']):,})"),
+            *(unverified if self.verification_asked else ()),
             Link("warnings", f"Warnings ({len(self.by_state['warning']):,})"),
             Link("skipped", f"Skipped ({len(self.by_state['skipped']):,})"),
             Link("sent", f"Sent ({len(self.by_state['sent']):,})"),
@@ -326,14 +408,26 @@ class _PageBuilder:
                     _num(t.get("found")),
                     *(_state_num(t.get(k), k) for k in STATES),
                     _cell(size(stored_bytes[str(d.get("name", ""))]), "num"),
+                    *(self.verification_cells(d) if self.verifying else ()),
                 ]
             )
         headers = ["Name", "Called AE", "Address", "Calling AE", "TLS", "Workers#"]
         headers += ["Found#", "Sent#", "Warning#", "Failed#", "Skipped#", "Stored#"]
+        headers += ["Verification", "Verified"] if self.verifying else []
         listing = _listing("", headers, rows)
         return self.table_section(
             "destinations", "Destinations", listing, "No destination details recorded."
         )
+
+    def verification_cells(self, d: Record) -> tuple[Cell, Cell]:
+        """How a destination was asked to verify, and what it answered, in the console's words:
+        '98 of 100 committed, 2 missing'."""
+        method = _method(d)
+        if method == "none":
+            return _cell(_METHODS[method]), _cell("")
+        given = mapping(d.get("verified"))
+        counts = {value: integer(given.get(value)) for value in VERIFIED_WORDS}
+        return _cell(_METHODS[method]), _cell(wording.verification_result(counts, method))
 
     def table_section(self, anchor: str, title: str, listing: Listing, empty: str) -> Section:
         """A section that is one table, or the sentence saying there is nothing to list."""
@@ -443,8 +537,10 @@ class _PageBuilder:
             key=lambda f: (str(f.get("destination", "")), str(f.get("path", ""))),
         )
 
-    def by_reason(self, files: Sequence[Record], caption: str) -> Table:
-        counts = Counter(str(f.get("reason") or "") for f in files)
+    def by_reason(
+        self, files: Sequence[Record], caption: str, reason: Callable[[Record], str] = _reason
+    ) -> Table:
+        counts = Counter(map(reason, files))
         rows = [[_cell(reason, "reason"), _num(n)] for reason, n in counts.most_common()]
         return _table([caption, "Files#"], rows, "by-reason")
 
@@ -472,6 +568,45 @@ class _PageBuilder:
             by_reason=self.by_reason(files, "Reason"),
             listing=_listing(note, headers, rows, "files"),
         )
+
+    def not_verified(self) -> Section:
+        """Stored files the destination did not confirm holding, with its answer and why."""
+        files = sorted(
+            self.unverified,
+            key=lambda f: (str(f.get("destination", "")), str(f.get("path", ""))),
+        )
+        if not files:
+            empty = (
+                "No stored file is unverified: none failed its commitment, went missing "
+                "or stayed unconfirmed."
+            )
+            return Section("not-verified", "Not verified", empty=empty)
+        shown, note = _capped(files, MAX_PROBLEM_ROWS, "unverified files", self.csv_name)
+        rows = [
+            [
+                _path_cell(f),
+                self.answer_cell(f),
+                _cell(f.get("verified_reason"), "reason"),
+                _cell(timestamp(f.get("verified_at"))),
+                _cell(f.get("sop_instance_uid"), "uid"),
+                _cell(f.get("association")),
+                *self.dest_cells(f),
+            ]
+            for f in shown
+        ]
+        headers = ["Path", "Answer", "Reason", "Checked", "SOP instance UID", "Association"]
+        state = "failed" if any(verified_value(f) in _LOST for f in files) else "warning"
+        return Section(
+            "not-verified",
+            _state_title(state, "Stored but not verified", len(files)),
+            state=state,
+            by_reason=self.by_reason(files, "Answer", _verification_reason),
+            listing=_listing(note, [*headers, *self.dest_header()], rows, "files"),
+        )
+
+    def answer_cell(self, f: Record) -> Cell:
+        value = verified_value(f)
+        return _cell(VERIFIED_WORDS[value], "failed" if value in _LOST else "warning")
 
     def warnings(self) -> Section:
         files = self.sorted_state("warning")

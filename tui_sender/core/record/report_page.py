@@ -4,11 +4,46 @@ Everything here is already worded (counts with thousands separators, sizes,
 durations, sentences), so the template only lays it out; it holds no HTML,
 and the template escapes every string it is given. A value that was empty in
 the summary is worded as a dash, so an empty cell reads as "none".
+
+The one exception is a chart's drawing, :class:`Svg`: markup that
+:mod:`~tui_sender.core.record.report_charts` built escaping every text it
+holds, which the template therefore shows as it is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+class Svg(str):
+    """An SVG drawing whose every text was escaped when it was built: the template shows it as is.
+
+    Jinja2 leaves a value alone when it has an ``__html__`` method (the
+    markupsafe protocol), so this type, and nothing else, reaches the page
+    unescaped. Only :mod:`~tui_sender.core.record.report_charts` makes one.
+    """
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return str(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One picture of the Charts section: a heading, the drawing, and how to read it.
+
+    ``svg`` is None when there is nothing to draw; ``empty`` then says why, so
+    the reader sees a sentence rather than a blank frame.
+    """
+
+    key: str
+    """Names the chart in the page (its element's id is ``chart-<key>``)."""
+    title: str
+    svg: Svg | None
+    caption: str = ""
+    """How to read the drawing, and what it grouped or left out."""
+    empty: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +115,7 @@ class Section:
     listing: Listing | None = None
     folded: str = ""
     """When set, the listing is folded away under this label."""
+    charts: tuple[Chart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +151,14 @@ class ReportPage:
     made: str
     verdict: str
     verdict_state: str
+    proof: str
+    """The line under the verdict on what the destinations confirmed holding; empty when
+    verification was not asked."""
+    proof_state: str
     facts: tuple[Fact, ...]
     contents: tuple[Link, ...]
     figures: tuple[Figure, ...]
     check: str
     """The sentence under the totals: that the states add up to the files found."""
     sections: tuple[Section, ...]
-    """Destinations, studies, associations, then the files by state."""
+    """Charts, destinations, studies, associations, then the files by state."""

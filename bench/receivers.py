@@ -68,6 +68,9 @@ class ReceiverRun:
     stored_count: Callable[[int], int | None] = field(repr=False)
     """Given the expected count, what the receiver stored (``None``: it keeps nothing)."""
     host: str = LOOPBACK
+    declare_listener: Callable[[str, int], None] | None = field(default=None, repr=False)
+    """Tell the receiver where our storage commitment listener is (AE title, port on
+    127.0.0.1); None: the receiver is no storage commitment SCP."""
 
 
 @contextmanager
@@ -166,6 +169,7 @@ def _orthanc(threads: int) -> Iterator[ReceiverRun]:
             server.ae_title,
             description,
             lambda expected: server.instance_count(),
+            declare_listener=lambda ae, port: server.declare_modality("tui", ae, port),
         )
     finally:
         server.cleanup()

@@ -13,6 +13,9 @@
 * ``tui-t1``, ``tui-t2``, ``tui-tN``: ``tui-sender send -t N``, its summary
   JSON read for the counts; ``tui-tN-pP`` adds ``--processes P`` (``-p1``: the
   workers as threads of one process, as before worker processes).
+* ``tui-tN-commit`` / ``tui-tN-find`` (also after ``-pP``): the same send with
+  ``--verify commitment`` (our listener declared to Orthanc as a modality) or
+  ``--verify find``, to show what proof of delivery adds to the wall time.
 * ``app-t1``, ``app-tN``: the same send through the app, driven by keys in a
   pseudo-terminal (:mod:`bench.tui_driver`), which also times key presses
   while files are sent.
@@ -39,6 +42,10 @@ from bench.children import MeasuredRun
 from bench.datasets import DataSet, balanced_groups, sample_subset
 from bench.receivers import ReceiverRun
 from peers.dcmtk import dcmtk_environment, storescu_command, storescu_profile
+from peers.processes import free_port
+
+COMMIT_AE = "TUI_SENDER"
+"""The calling AE (and listener AE) of ``-commit`` senders, declared to the receiver."""
 
 DEFAULT_SENDERS = (
     "storescu",
@@ -59,7 +66,8 @@ _STORE_SUCCESS = re.compile(
     r"Received Store Response \((?:Status: 0x[0-9A-Fa-f]{4} - )?(?:Success|Warning)"
 )
 _SENDER_KEY = re.compile(
-    r"^(storescu|tui|app)(?:-[xt](\d+))?(?:-p(\d+))?$|^pynetdicom(?:-nodelay)?$"
+    r"^(storescu|tui|app)(?:-[xt](\d+))?(?:-p(\d+))?(?:-(commit|find))?$"
+    r"|^pynetdicom(?:-nodelay)?$"
 )
 
 
@@ -73,6 +81,8 @@ class SenderSpec:
     parallel: int
     processes: int | None = None
     """tui-sender's ``--processes`` (None: its default, one per core)."""
+    verify: str = ""
+    """tui-sender's ``--verify`` (``commitment`` or ``find``; empty: none)."""
 
     @property
     def label(self) -> str:
@@ -85,10 +95,11 @@ class SenderSpec:
             return "pynetdicom storescu (subset)"
         if self.family == "tui-app":
             return f"tui-sender app, {self.parallel} worker" + ("s" if self.parallel > 1 else "")
+        verified = f", --verify {self.verify}" if self.verify else ""
         if self.processes is not None:
             plural = "es" if self.processes > 1 else ""
-            return f"tui-sender -t {self.parallel}, {self.processes} process{plural}"
-        return f"tui-sender -t {self.parallel}"
+            return f"tui-sender -t {self.parallel}, {self.processes} process{plural}{verified}"
+        return f"tui-sender -t {self.parallel}{verified}"
 
 
 def parse_sender(key: str) -> SenderSpec:
@@ -100,10 +111,14 @@ def parse_sender(key: str) -> SenderSpec:
         return SenderSpec(key, "pynetdicom", 1)
     family, count = match.group(1), int(match.group(2) or 1)
     processes = int(match.group(3)) if match.group(3) else None
+    verify = {"commit": "commitment", "find": "find"}.get(match.group(4) or "", "")
     if count < 1 or processes == 0:
         raise ValueError(f"sender {key!r}: the count must be at least 1")
-    if processes is not None and family != "tui":
-        raise ValueError(f"sender {key!r}: -pN (worker processes) is for tui-tN only")
+    if (processes is not None or verify) and family != "tui":
+        raise ValueError(f"sender {key!r}: -pN and -commit/-find are for tui-tN only")
+    if verify:
+        shown = f"tui-t{count}" + (f"-p{processes}" if processes is not None else "")
+        return SenderSpec(f"{shown}-{match.group(4)}", "tui-sender", count, processes, verify)
     if family == "storescu":
         return SenderSpec("storescu" if count == 1 else f"storescu-x{count}", "storescu", count)
     if family == "app":
@@ -154,7 +169,7 @@ def plan_send(
         )
     if spec.family == "tui-app":
         return _app_plan(spec.parallel, dataset, receiver, work_dir)
-    return _tui_plan(spec.parallel, dataset, receiver, work_dir, spec.processes)
+    return _tui_plan(spec.parallel, dataset, receiver, work_dir, spec.processes, spec.verify)
 
 
 def _storescu_plan(parallel: int, dataset: DataSet, receiver: ReceiverRun, work: Path) -> SendPlan:
@@ -216,8 +231,27 @@ def _pynetdicom_plan(
     )
 
 
+def _verify_flags(verify: str, receiver: ReceiverRun) -> list[str]:
+    """``--verify`` and, for storage commitment, our listener (declared to the receiver)."""
+    if not verify:
+        return []
+    if receiver.declare_listener is None:
+        raise ValueError(f"{receiver.name} answers neither storage commitment nor C-FIND")
+    port = free_port()
+    receiver.declare_listener(COMMIT_AE, port)  # Orthanc answers C-FIND from modalities only
+    flags = ["--verify", verify, "-c", COMMIT_AE]
+    if verify == "commitment":
+        flags += ["--commit-port", str(port), "--commit-host", receiver.host]
+    return flags
+
+
 def _tui_plan(
-    threads: int, dataset: DataSet, receiver: ReceiverRun, work: Path, processes: int | None
+    threads: int,
+    dataset: DataSet,
+    receiver: ReceiverRun,
+    work: Path,
+    processes: int | None,
+    verify: str = "",
 ) -> SendPlan:
     logs = work / "tui-logs"
     command = [
@@ -240,6 +274,7 @@ def _tui_plan(
         "--logs-dir",
         str(logs),
         *(["--processes", str(processes)] if processes is not None else []),
+        *_verify_flags(verify, receiver),
     ]
     env = tui_environment(work)
     return SendPlan(
@@ -249,7 +284,10 @@ def _tui_plan(
         bytes=dataset.total_bytes,
         subset=False,
         reported=lambda run: tui_summary_stored(logs),
-        details=lambda: {"session_s": tui_session_seconds(logs)},
+        details=lambda: {
+            "session_s": tui_session_seconds(logs),
+            **({"verified": tui_summary_verified(logs)} if verify else {}),
+        },
     )
 
 
@@ -318,6 +356,15 @@ def _count_store_successes(run: MeasuredRun) -> int | None:
             return None
         total += len(_STORE_SUCCESS.findall(text))
     return total
+
+
+def tui_summary_verified(logs_dir: Path) -> int | None:
+    """Instances the newest summary says the archive committed or found."""
+    summaries = sorted(logs_dir.glob("dicom_sender_summary_*.json"), key=os.path.getmtime)
+    if not summaries:
+        return None
+    verified = json.loads(summaries[-1].read_text())["totals"].get("verified", {})
+    return int(verified.get("committed", 0)) + int(verified.get("found", 0))
 
 
 def tui_summary_stored(logs_dir: Path) -> int | None:

@@ -267,6 +267,7 @@ class ArchiveSCP:
         report_to: tuple[str, int, str] | None = None,
         modalities: Mapping[str, tuple[str, int]] | None = None,
         report_delay: float = 0.0,
+        find_delay: float = 0.0,
         report_on_same_association: bool = False,
         failure_reasons: Mapping[str, int] | None = None,
         reject_n_action: int | None = None,
@@ -281,6 +282,8 @@ class ArchiveSCP:
         self.report_to: tuple[str, int, str] | None = report_to
         self.modalities: dict[str, tuple[str, int]] = dict(modalities or {})
         self.report_delay = report_delay
+        self.find_delay = find_delay
+        """Seconds before a C-FIND is answered (Orthanc never answers an AE it does not know)."""
         self.report_on_same_association = report_on_same_association
         self.failure_reasons: dict[str, int] = dict(failure_reasons or {})
         self.reject_n_action = reject_n_action
@@ -538,6 +541,8 @@ class ArchiveSCP:
         query = event.identifier
         with self._lock:
             self._finds.append(_as_text(query))
+        if self.find_delay and self._stopping.wait(self.find_delay):
+            return
         level = str(query.get("QueryRetrieveLevel", "")).strip().upper()
         if level not in _LEVELS:
             yield UID_LIST_REFUSAL, None

@@ -102,8 +102,9 @@ def test_send_verify_commitment_then_a_deleted_instance_is_reported(
 
 
 def test_verify_by_find_from_the_journal(
-    samples: SampleSet, orthanc: OrthancServer, tmp_path: Path
+    samples: SampleSet, orthanc: OrthancServer, listener_port: int, tmp_path: Path
 ) -> None:
+    """Orthanc answers C-FIND only from a known modality: ``listener_port`` declares ours."""
     run = _send(samples, tmp_path, orthanc, "--verify", "find")
     assert run.exit_code == 0, run.stderr + run.stdout
     assert run.summary["totals"]["verified"]["found"] == len(samples.files)

@@ -143,7 +143,7 @@ def add_commitment_args(parser: argparse.ArgumentParser) -> None:
         "--commit-batch",
         type=positive_int,
         metavar="N",
-        help="instances per storage commitment request (default 1000)",
+        help="instances per storage commitment request (default 100)",
     )
 
 

@@ -20,6 +20,7 @@ from tests.sending import wait_until
 from tui_sender.core.model.verification import StoredInstance, VerifyMethod, VerifySettings
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.verify.commitment import ReportBox, ReportListener
+from tui_sender.core.verify.find import NO_ANSWER
 from tui_sender.core.verify.stage import DestinationVerification, VerifyJob, run_verification
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -182,3 +183,19 @@ def test_an_archive_that_cannot_be_reached_leaves_every_instance_unconfirmed() -
     (result,) = run_verification([VerifyJob("gone", link, settings, tuple(sent))])
     assert set(_states(result).values()) == {"unconfirmed"}
     assert "could not associate" in result.error
+
+
+def test_find_from_an_ae_the_archive_does_not_answer_stops_at_the_first_query(
+    archive: Any,
+) -> None:
+    """Orthanc leaves a C-FIND from an unknown AE unanswered: one timeout, not one per series."""
+    sent = _instances(2) + _instances(2, series="2.25.1004") + _instances(2, series="2.25.1005")
+    scp = archive(sent, find_delay=30.0)
+    link = LinkSettings(host="127.0.0.1", port=scp.port, called_ae=scp.ae_title, calling_ae=US,
+                        dimse_timeout=1, acse_timeout=2, network_timeout=5)  # fmt: skip
+    (result,) = run_verification(
+        [VerifyJob("archive", link, VerifySettings(VerifyMethod.FIND), tuple(sent))]
+    )
+    assert set(_states(result).values()) == {"unconfirmed"}
+    assert {v.reason for v in result.results.values()} == {NO_ANSWER}
+    assert result.seconds < 5

@@ -9,6 +9,7 @@ sentence when the peer cannot be reached or refuses.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,19 @@ if TYPE_CHECKING:
 
 UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 """Explicit then Implicit VR Little Endian: every peer takes one of them."""
+
+
+def no_delay(event: Any) -> None:
+    """``EVT_CONN_OPEN`` handler: Nagle's algorithm off on the association's socket.
+
+    pynetdicom writes a request's command and data set separately, and never
+    sets TCP_NODELAY: with Nagle on, the data set waits for the peer's
+    delayed ACK, about 40 ms a query (10,000 instances in 101 series took
+    13 s to C-FIND instead of about 3).
+    """
+    sock = event.assoc.dul.socket
+    if sock is not None and sock.socket is not None:
+        sock.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class VerificationError(Exception):
@@ -42,7 +56,7 @@ def associated(
     :class:`VerificationError` when it cannot be established.
     """
     with IMPORT_LOCK:
-        from pynetdicom import AE
+        from pynetdicom import AE, evt
 
     ae = AE(ae_title=ae_title or link.calling_ae)
     ae.acse_timeout = link.acse_timeout
@@ -57,7 +71,7 @@ def associated(
         link.port,
         ae_title=link.called_ae,
         max_pdu=link.max_pdu,
-        evt_handlers=list(handlers),
+        evt_handlers=[(evt.EVT_CONN_OPEN, no_delay), *handlers],
         tls_args=tls,
     )
     if not assoc.is_established:

@@ -32,7 +32,12 @@ from tui_sender.core.model.verification import (
     failure_reason,
 )
 from tui_sender.core.net.endpoint import LinkSettings
-from tui_sender.core.verify.association import VerificationError, accepted, associated
+from tui_sender.core.verify.association import (
+    VerificationError,
+    accepted,
+    associated,
+    no_delay,
+)
 
 STORAGE_COMMITMENT = "1.2.840.10008.1.20.1"
 STORAGE_COMMITMENT_INSTANCE = "1.2.840.10008.1.20.1.1"
@@ -154,7 +159,8 @@ class ReportListener:
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
         ae.add_supported_context(STORAGE_COMMITMENT, scu_role=True, scp_role=True)
         handlers: list[Any] = [
-            (evt.EVT_N_EVENT_REPORT, _report_handler(self.box, same_association=False))
+            (evt.EVT_CONN_OPEN, no_delay),
+            (evt.EVT_N_EVENT_REPORT, _report_handler(self.box, same_association=False)),
         ]
         try:
             self._server = ae.start_server(

@@ -25,6 +25,11 @@ from tui_sender.core.verify.association import VerificationError, accepted, asso
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 PENDING = (0xFF00, 0xFF01)
+NO_ANSWER = (
+    "no answer to the C-FIND (Orthanc, for one, does not answer an AE title it does not "
+    "know as a modality)"
+)
+ENDED = "the archive ended the association before the C-FIND was answered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +58,7 @@ def _identifier(level: str, study_uid: str, series_uid: str) -> Any:
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
     if level == "IMAGE":
-        ds.SOPInstanceUID = ""
-        ds.SOPClassUID = ""
+        ds.SOPInstanceUID = ""  # nothing else: an archive may read each file to answer more
     else:
         ds.NumberOfSeriesRelatedInstances = ""
     return ds
@@ -62,20 +66,24 @@ def _identifier(level: str, study_uid: str, series_uid: str) -> Any:
 
 def _query(assoc: Any, identifier: Any) -> list[Any]:
     """Every match of one C-FIND; VerificationError when the peer fails it."""
-    matches = []
-    for status, found in assoc.send_c_find(identifier, STUDY_ROOT_FIND):
-        code = int(getattr(status, "Status", -1)) if status is not None else -1
-        if code in PENDING:
-            if found is not None:
-                matches.append(found)
-        elif code == 0x0000:
-            return matches
-        else:
-            said = "no answer" if code < 0 else f"status 0x{code:04X}"
-            raise VerificationError(f"the C-FIND failed ({said})")
     if not assoc.is_established:
-        raise VerificationError("the association ended during the C-FIND")
-    return matches
+        raise VerificationError(ENDED)
+    matches = []
+    try:
+        for status, found in assoc.send_c_find(identifier, STUDY_ROOT_FIND):
+            code = int(getattr(status, "Status", -1)) if status is not None else -1
+            if code in PENDING:
+                if found is not None:
+                    matches.append(found)
+            elif code == 0x0000:
+                return matches
+            elif code < 0:
+                raise VerificationError(NO_ANSWER)
+            else:
+                raise VerificationError(f"the archive failed the C-FIND (0x{code:04X})")
+    except RuntimeError as exc:  # pynetdicom: the association ended under the query
+        raise VerificationError(ENDED) from exc
+    raise VerificationError(ENDED)
 
 
 def find_instances(
@@ -100,8 +108,11 @@ def find_instances(
             raise VerificationError(
                 f"{link.called_ae}@{link.host}:{link.port} does not accept Study Root C-FIND"
             )
+        lost = ""  # why the association ended: the reason of every series after it
         for done, ((study_uid, series_uid), members) in enumerate(series.items(), 1):
             try:
+                if lost:
+                    raise VerificationError(lost)
                 if not study_uid or not series_uid:
                     raise VerificationError("its Study or Series Instance UID is not recorded")
                 listed = {
@@ -110,6 +121,8 @@ def find_instances(
                 }
                 related = _related(assoc, study_uid, series_uid)
             except VerificationError as exc:
+                if not assoc.is_established:
+                    lost = lost or str(exc)
                 now = time.time()
                 for inst in members:
                     results[inst.sop_instance_uid] = Verification(

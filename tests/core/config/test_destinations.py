@@ -18,6 +18,7 @@ from tui_sender.core.config.destinations import (
     ae_title_problems,
 )
 from tui_sender.core.config.settings import CONFIG_ENV, AppSettings, config_path
+from tui_sender.core.model.verification import VerifyMethod
 
 SECRET = "correct horse battery staple"
 
@@ -61,6 +62,12 @@ def _everything_changed(tmp_path: Path) -> Destination:
         verify_hostname=False,
         server_name="pacs.internal",
         decompress=DecompressPolicy.NEVER,
+        verify=VerifyMethod.COMMITMENT,
+        commit_ae="WS_12_COMMIT",
+        commit_port=11113,
+        commit_host="10.0.0.5",
+        commit_timeout=300,
+        commit_batch=500,
         description="radiology, ext. 4711",
     )
 
@@ -424,3 +431,21 @@ def test_the_remembered_choice_is_a_convenience_never_an_error(tmp_path: Path) -
     assert load_chosen(state) == []
     state.write_text('{"chosen": "A"}', encoding="utf-8")
     assert load_chosen(state) == []
+
+
+def test_verification_settings_are_checked_with_clear_messages(config_file: Path) -> None:
+    config_file.parent.mkdir(parents=True)
+    config_file.write_text(
+        '[[destinations]]\nname = "a"\nae_title = "A"\nhost = "h"\nport = 104\n'
+        'verify = "sometimes"\ncommit_port = 70000\ncommit_batch = 0\ncommit_ae = "x\\\\y"\n'
+    )
+    config_file.chmod(0o600)
+    with pytest.raises(ConfigError) as caught:
+        AddressBook.load()
+    text = str(caught.value)
+    assert "verify must be" in text and "'sometimes'" in text
+    bad = Destination("b", "B", "h", 104, commit_port=70000, commit_batch=0, commit_ae="x\\y")
+    problems = " ".join(bad.validate())
+    assert "commit_port must be 0 (none) or 1 to 65535, got 70000" in problems
+    assert "commit_batch must be 1 to 50000, got 0" in problems
+    assert "commit_ae 'x\\\\y' must not contain a backslash" in problems

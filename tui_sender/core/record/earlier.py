@@ -10,6 +10,7 @@ document, and :func:`verified_path` says where the updated one goes.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ def _from_journal(path: Path) -> EarlierRecord:
                 "sop_class_uid": f.sop_class_uid,
                 "study_uid": f.study_uid,
                 "series_uid": f.series_uid,
+                "finished_at": _iso(f.at),
             }
         )
         earlier = journal.verified.get((f.destination, f.sop_instance_uid))
@@ -82,6 +84,13 @@ def _from_journal(path: Path) -> EarlierRecord:
         "files": files,
     }
     return EarlierRecord(path, summary, destinations)
+
+
+def _iso(timestamp: float) -> str | None:
+    """A journal line's time as the summary writes it (None when the line had none)."""
+    if not timestamp:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def verified_path(source: Path, session_id: str) -> Path:

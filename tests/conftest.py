@@ -31,7 +31,7 @@ from peers.dcmtk import DcmtkStoreSCP, find_dcmtk_tool  # noqa: E402
 from peers.orthanc import OrthancServer, find_orthanc  # noqa: E402
 from peers.pynetdicom_scp import ScriptedSCP  # noqa: E402
 
-DCMTK_TOOLS = ("storescp", "storescu", "dcmdump", "echoscu")
+DCMTK_TOOLS = ("storescp", "storescu", "dcmdump", "echoscu", "dcmqrscp")
 LEAK_GRACE_SECONDS = 5.0
 
 

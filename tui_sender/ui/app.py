@@ -282,10 +282,20 @@ class SenderApp(App[int]):
         catalog: Catalog | None = None,
         inputs: list[str] | None = None,
         resumed_from: str = "",
+        force: bool = False,
     ) -> None:
-        """Plan a session and open the dashboard on it (resume, resend: already confirmed)."""
+        """Plan a session and open the dashboard on it (resume, resend: already confirmed).
+
+        ``force`` sends even what the stored-instance index says a destination holds (as
+        ``send --force``): the summary's re-send of unverified instances needs it.
+        """
         prepared = self.prepare(
-            destinations, instances, catalog=catalog, inputs=inputs, resumed_from=resumed_from
+            destinations,
+            instances,
+            catalog=catalog,
+            inputs=inputs,
+            resumed_from=resumed_from,
+            force=force,
         )
         if prepared is not None:
             self.begin(prepared)
@@ -298,11 +308,12 @@ class SenderApp(App[int]):
         catalog: Catalog | None = None,
         inputs: list[str] | None = None,
         resumed_from: str = "",
+        force: bool = False,
     ) -> PreparedSend | None:
         """The plan and session for sending ``instances``, as ``tui-sender send`` makes them.
 
         Instances a destination already holds (by the stored-instance index)
-        are skipped; the journal header makes the session resumable. None,
+        are skipped, unless ``force``; the journal header makes the session resumable. None,
         with a notification, when a destination's TLS files cannot be read.
         """
         paths = inputs if inputs is not None else self.paths
@@ -317,6 +328,7 @@ class SenderApp(App[int]):
             logs_dir=self.logs_dir,
             include_phi=self.settings.include_phi,
             resumed_from=resumed_from,
+            skip_stored=not force,
             processes=processes_for_this_machine(),
             configuration={"inputs": list(paths), "via": "tui"},
         )

@@ -44,8 +44,11 @@ class SenderHost(Protocol):
         catalog: Catalog | None = None,
         inputs: list[str] | None = None,
         resumed_from: str = "",
+        force: bool = False,
     ) -> None:
-        """Build a session and open the dashboard on it."""
+        """Build a session and open the dashboard on it; ``force``: send instances even when
+        the stored-instance index says the destination holds them (a re-send of instances
+        the archive could not prove it holds)."""
         ...
 
     def post_message(self, message: Message) -> bool:

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from tui_sender.core.model.events import (
+    VerificationFinished,
+    VerificationProgress,
+    VerificationStarted,
+)
 from tui_sender.core.scan.scanner import ScanBatch
 
 
@@ -30,3 +35,18 @@ class ScanFinished(Message):
 
 class DestinationsChanged(Message):
     """The address book or the chosen destinations changed."""
+
+
+class VerificationReported(Message):
+    """A verification run from a screen (the summary's "verify again") reported progress.
+
+    Carries the core's own event (started, progress, finished), posted from the
+    worker thread as it happens: a few per destination, never one per instance.
+    """
+
+    def __init__(
+        self, event: VerificationStarted | VerificationProgress | VerificationFinished
+    ) -> None:
+        super().__init__()
+        self.event = event
+        """The stage's event, for the screen to word."""

@@ -259,7 +259,10 @@ def describe(event: Event) -> str | None:
         )
     if isinstance(event, VerificationStarted):
         how = "storage commitment" if event.method == "commitment" else "C-FIND"
-        return f"{event.destination}: verifying {event.instances} stored instances by {how}"
+        return (
+            f"{event.destination}: verifying {wording.count(event.instances, 'stored instance')} "
+            f"by {how}"
+        )
     if isinstance(event, VerificationFinished):
         if event.error:
             return f"{event.destination}: verification failed: {event.error}"

@@ -9,9 +9,11 @@ and tested on their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 from tui_sender.core.config.destinations import DecompressPolicy
+from tui_sender.core.model.verification import VerifyMethod
 
 FieldKind = Literal["text", "int", "float", "password", "switch", "choice"]
 
@@ -162,6 +164,50 @@ SECTIONS: tuple[tuple[str, tuple[FieldSpec, ...]], ...] = (
             ),
         ),
     ),
+    (
+        "Verification (proof of delivery)",
+        (
+            FieldSpec(
+                "verify",
+                "Verify",
+                "choice",
+                "After the send, ask the archive to prove it holds every stored instance.",
+            ),
+            FieldSpec(
+                "commit_ae",
+                "Listener AE",
+                "text",
+                "Our AE title for the archive's commitment reports; the archive must know it.",
+                "empty: the calling AE",
+            ),
+            FieldSpec(
+                "commit_port",
+                "Listener port",
+                "int",
+                "Port the archive sends its reports to (it must know our host and this port); "
+                "0: reports only on the request's own association.",
+            ),
+            FieldSpec(
+                "commit_host",
+                "Listen on",
+                "text",
+                "Address our report listener binds to.",
+                "empty: every interface",
+            ),
+            FieldSpec(
+                "commit_timeout",
+                "Reports (s)",
+                "float",
+                "Seconds to wait for the reports after the last request; then: unconfirmed.",
+            ),
+            FieldSpec(
+                "commit_batch",
+                "Batch",
+                "int",
+                "Instances per storage commitment request (one transaction each).",
+            ),
+        ),
+    ),
 )
 
 ALL_FIELDS: tuple[FieldSpec, ...] = tuple(spec for _, specs in SECTIONS for spec in specs)
@@ -171,6 +217,24 @@ DECOMPRESS_CHOICES: tuple[tuple[str, DecompressPolicy], ...] = (
     ("lossless files only", DecompressPolicy.LOSSLESS),
     ("lossless and lossy files", DecompressPolicy.LOSSY),
 )
+
+VERIFY_CHOICES: tuple[tuple[str, VerifyMethod], ...] = (
+    ("none: trust the C-STORE responses", VerifyMethod.NONE),
+    ("commitment: storage commitment", VerifyMethod.COMMITMENT),
+    ("find: C-FIND each series", VerifyMethod.FIND),
+)
+
+CHOICES: dict[str, tuple[tuple[str, StrEnum], ...]] = {
+    "decompress": DECOMPRESS_CHOICES,
+    "verify": VERIFY_CHOICES,
+}
+"""The options of each ``choice`` field: label, value."""
+
+COMMITMENT_ONLY = frozenset(
+    {"commit_ae", "commit_port", "commit_host", "commit_timeout", "commit_batch"}
+)
+"""Fields that only matter with ``verify = "commitment"``: the form hides them otherwise
+(unless they hold a problem), so an 80x24 form is not longer than it needs to be."""
 
 _PROBLEM_PREFIXES: tuple[tuple[str, str], ...] = tuple(
     sorted(
@@ -210,8 +274,9 @@ def parse_field(spec: FieldSpec, raw: object) -> object:
     if spec.kind == "switch":
         return bool(raw)
     if spec.kind == "choice":
-        if not isinstance(raw, DecompressPolicy):
-            raise ValueError(f"{spec.key}: choose one of never, lossless, lossy")
+        values = [value for _, value in CHOICES[spec.key]]
+        if raw not in values:
+            raise ValueError(f"{spec.key}: choose one of {', '.join(values)}")
         return raw
     text = str(raw).strip()
     if spec.kind in ("int", "float") and not text:

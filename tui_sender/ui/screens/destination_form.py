@@ -26,10 +26,12 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from tui_sender.core.config.destinations import DecompressPolicy, Destination
+from tui_sender.core.config.destinations import Destination
+from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.ui.screens.destination_fields import (
     ALL_FIELDS,
-    DECOMPRESS_CHOICES,
+    CHOICES,
+    COMMITMENT_ONLY,
     SECTIONS,
     FieldSpec,
     field_of_problem,
@@ -102,6 +104,9 @@ class DestinationForm(ModalScreen[Destination | None]):
     }
     DestinationForm .form-problem.-shown {
         display: block;
+    }
+    DestinationForm .form-row.-inapplicable {
+        display: none;
     }
     DestinationForm #form-hint {
         color: $text-muted;
@@ -179,9 +184,11 @@ class DestinationForm(ModalScreen[Destination | None]):
                 switch_label(spec, bool(value)), bool(value), id=widget_id, compact=True
             )
         if spec.kind == "choice":
+            choices = CHOICES[spec.key]
+            kind = type(choices[0][1])
             return Select(
-                list(DECOMPRESS_CHOICES),
-                value=DecompressPolicy(value),
+                list(choices),
+                value=kind(value),
                 allow_blank=False,
                 id=widget_id,
                 compact=True,
@@ -263,6 +270,7 @@ class DestinationForm(ModalScreen[Destination | None]):
             messages = self.problems.get(spec.key, [])
             shown = messages if visible is None or spec.key in visible else []
             self._show_problem(spec.key, "\n".join(f"✗ {m}" for m in shown))
+        self._show_applicable(destination)
         count = sum(len(m) for m in self.problems.values())
         lines: list[str] = []
         if self.save_attempted and count:
@@ -281,6 +289,15 @@ class DestinationForm(ModalScreen[Destination | None]):
         box.set_class(bool(text), "-shown")
         if key:
             self.query_one(f"#row-{key}").set_class(bool(text), "-invalid")
+
+    def _show_applicable(self, destination: Destination) -> None:
+        """Show the storage commitment fields only when they apply (or hold a problem)."""
+        commitment = destination.verify is VerifyMethod.COMMITMENT
+        for key in COMMITMENT_ONLY:
+            row = self.query_one(f"#row-{key}")
+            hidden = not commitment and key not in self.problems
+            if row.has_class("-inapplicable") != hidden:
+                row.set_class(hidden, "-inapplicable")
 
     def _show_hint(self, spec_key: str) -> None:
         spec = next((s for s in ALL_FIELDS if s.key == spec_key), None)

@@ -19,6 +19,7 @@ from textual.widgets import DataTable, Header, Static
 
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.config.settings import ConfigError
+from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.messages import DestinationsChanged
 from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen
@@ -61,6 +62,11 @@ def describe(destination: Destination) -> str:
         f"{destination.name}: {destination.peer_label} as {destination.calling_ae} · {workers}"
         f" · {security} · decompress {destination.decompress.value}"
     )
+    if destination.verify is VerifyMethod.COMMITMENT:
+        port = destination.commit_port
+        text += " · verify by storage commitment" + (f" (reports to port {port})" if port else "")
+    elif destination.verify is VerifyMethod.FIND:
+        text += " · verify by C-FIND"
     problems = destination.validate()
     if problems:
         text += f" · ✗ {problems[0]} (enter to fix)"

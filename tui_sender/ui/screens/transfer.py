@@ -3,7 +3,8 @@
 The session runs in a thread worker; this screen drains its event queue and
 polls its per-worker counters on one timer (10 Hz), so the screen costs the
 same whether files are 2 KB or 2 GB, and a burst of events never becomes a
-burst of redraws. Panes: overall progress, one pane per worker, the
+burst of redraws. Panes: overall progress, one pane per worker, one line
+per verified destination (its proof of delivery after the last file), the
 negotiation of every association, and the session log filtered by level.
 """
 
@@ -49,6 +50,11 @@ from tui_sender.ui.widgets.negotiation_view import NegotiationHighlighter, negot
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date
 from tui_sender.ui.widgets.tabbed_log import Document, TabbedLog
+from tui_sender.ui.widgets.verification_board import (
+    VERIFICATION_EVENTS,
+    VerificationBoard,
+    verification_level,
+)
 from tui_sender.ui.widgets.worker_board import RateMeter, WorkerBoard
 
 TICK = 1 / 10
@@ -76,6 +82,8 @@ def _level_of(event: Event) -> int:
         return FILE_LEVELS.get(event.outcome.state, logging.DEBUG)
     if isinstance(event, AssociationFailed | FileRetrying):
         return logging.WARNING
+    if isinstance(event, VERIFICATION_EVENTS):
+        return verification_level(event)
     return logging.INFO
 
 
@@ -166,6 +174,9 @@ class TransferScreen(Screen[None]):
         yield StatusLines(id="overall")
         with VerticalScroll(id="workers"):
             yield WorkerBoard(expected=self.session.expected_workers, id="worker-lines")
+        # One line per verified destination, there from the start so that the
+        # verification phase after the last file repaints it, never lays out.
+        yield VerificationBoard(self.session.targets, id="verification")
         # The log and the negotiation are two documents of one pane: a tab
         # switch repaints it instead of laying the screen out. In their own
         # container, they are not drawn again with each progress frame (Textual
@@ -230,6 +241,7 @@ class TransferScreen(Screen[None]):
             self._on_event(event, new_lines)
         self._flush_log()
         self._draw_workers()
+        self.query_one(VerificationBoard).tick(time.monotonic(), self._styles)
         self._draw_overall()
 
     def _flush_log(self, force: bool = False) -> None:
@@ -252,8 +264,11 @@ class TransferScreen(Screen[None]):
                 self.query_one(TabbedLog).write_lines(
                     negotiation_lines(event), document="negotiation"
                 )
+            elif isinstance(event, VERIFICATION_EVENTS):
+                self.query_one(VerificationBoard).take(event, time.monotonic())
             elif isinstance(event, SessionFinished):
                 self._finished_event = event
+                self.query_one(VerificationBoard).session_ended(event.cancelled)
             level = _level_of(event)
         # Kept as events and formatted only when shown: most are per-file lines
         # below the level on screen, and formatting them all cost the senders.
@@ -287,17 +302,27 @@ class TransferScreen(Screen[None]):
         elapsed = time.monotonic() - self._started
         styles = self._styles
         overall = self.query_one("#overall", StatusLines)
-        text: Line = (
+        counts: Line = (
             (f"✓{self.counts[FileState.SENT]} ", styles.get("success")),
             (f"!{self.counts[FileState.WARNING]} ", styles.get("warning")),
             (f"✗{self.counts[FileState.FAILED]}", styles.get("error")),
-            (
-                f" · {done_files}/{self.files_total} files"
-                f" · {wording.size(done_bytes)} of {wording.size(self.bytes_total)}"
-                f" · {wording.size(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed",
-                None,
-            ),
         )
+        files = (
+            f" · {done_files}/{self.files_total} files"
+            f" · {wording.size(done_bytes)} of {wording.size(self.bytes_total)}"
+        )
+        text: Line
+        if self.result is None and self.query_one(VerificationBoard).running:
+            # Every file is done: the rate and ETA say nothing now, the phase does.
+            text = (
+                *counts,
+                (f"{files} · ", None),
+                ("verifying…", Style(bold=True) + styles.get("accent", Style())),
+                (f" · {elapsed:.0f} s elapsed", None),
+            )
+        else:
+            pace = f" · {wording.size(int(rate))}/s · ETA {eta} · {elapsed:.0f} s elapsed"
+            text = (*counts, (files + pace, None))
         if self.session.cancelled and self.result is None:
             text += (("  cancelling…", Style(bold=True) + styles.get("warning", Style())),)
         overall.show((self._bar_line(done_bytes, overall.content_size.width), text))

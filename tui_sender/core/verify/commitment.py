@@ -281,10 +281,12 @@ def request_commitment(
     progress(len(transactions), len(box.reports))
     asked_count = sum(len(t.instances) for t in transactions)
     left = tuple(instances[asked_count:])
-    if left:
-        transactions.append(
-            Transaction("", left, refused="the association ended before it was asked")
+    if left:  # the association ended: the last refusal, if any, says why
+        why = next(
+            (t.refused for t in reversed(transactions) if t.refused),
+            "the association ended before they were asked",
         )
+        transactions.append(Transaction("", left, refused=why))
     return transactions, verdicts(transactions, box, timeout, log)
 
 

@@ -149,7 +149,9 @@ def test_scp_aborting_after_every_n_stores_still_gets_every_file(
     assert run.exit_code == 0, run.stderr + run.stdout
     assert run.summary["totals"]["sent"] == len(samples.files)
     assert set(scp.stored()) == {f["sop_instance_uid"] for f in run.files("sent")}
-    assert scp.aborts_sent >= len(samples.files) // 25 - 2
+    # An association also ends, released, between batches whose contexts differ, so a few
+    # carry fewer than 25 stores and are never aborted: allow one such per study share or so.
+    assert scp.aborts_sent >= len(samples.files) // 25 - 4
     assert any(f["attempts"] == 2 for f in run.files("sent")), "in-flight files were resent"
 
 

@@ -49,6 +49,18 @@ _EXACT: dict[int, tuple[FileState, bool, str, str]] = {
         "Refused: SOP class not supported",
         "ask the PACS administrator to accept this SOP class",
     ),
+    0xC122: (
+        FileState.FAILED,
+        False,
+        "Refused: referenced SOP class not supported",
+        "ask the PACS administrator to accept this SOP class",
+    ),
+    0x0119: (
+        FileState.FAILED,
+        False,
+        "Error: class-instance conflict",
+        "the SOP class does not match what the PACS has for this SOP Instance UID",
+    ),
     0x0124: (
         FileState.FAILED,
         False,

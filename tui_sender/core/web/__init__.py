@@ -1,0 +1,1 @@
+"""DICOMweb: STOW-RS sending, QIDO-RS queries, over HTTP (httpx)."""

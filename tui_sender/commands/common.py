@@ -47,9 +47,15 @@ def port(text: str) -> int:
 def add_destination_args(parser: argparse.ArgumentParser, calling_default: str) -> None:
     """``--dest NAME`` or ``-a -H -p``, plus ``-c`` and ``--config``."""
     target = parser.add_argument_group(
-        "destination", "either --dest NAME from the address book, or -a, -H and -p"
+        "destination",
+        "either --dest NAME from the address book, or -a, -H and -p (DIMSE), or --url (DICOMweb)",
     )
     target.add_argument("--dest", metavar="NAME", help="destination name in the address book")
+    target.add_argument(
+        "--url",
+        metavar="URL",
+        help="DICOMweb base URL (https://host/dicom-web): send by STOW-RS instead of C-STORE",
+    )
     target.add_argument("-a", "--ae-title", metavar="AET", help="called AE title of the PACS")
     target.add_argument("-H", "--host", help="host name or IP address of the PACS")
     target.add_argument("-p", "--port", type=port, help="TCP port of the PACS")
@@ -74,6 +80,15 @@ def add_destination_args(parser: argparse.ArgumentParser, calling_default: str) 
     tls.add_argument(
         "--tls-server-name", metavar="NAME", help="name expected in the PACS certificate"
     )
+    web = parser.add_argument_group(
+        "DICOMweb credentials",
+        "never the secret itself on the command line (ps shows it): name where to read it",
+    )
+    web.add_argument("--username", metavar="USER", help="HTTP Basic user name")
+    web.add_argument("--password-env", metavar="VAR", help="environment variable with its password")
+    web.add_argument("--password-file", metavar="FILE", help="owner-only file with its password")
+    web.add_argument("--token-env", metavar="VAR", help="environment variable with a bearer token")
+    web.add_argument("--token-file", metavar="FILE", help="owner-only file with a bearer token")
     parser.set_defaults(calling_default=calling_default)
 
 
@@ -81,7 +96,14 @@ def destination_from_args(args: argparse.Namespace, **overrides: object) -> Dest
     """The destination the flags name, with ``overrides`` applied; ConfigError otherwise."""
     direct = {"-a": args.ae_title, "-H": args.host, "-p": args.port}
     given = [flag for flag, value in direct.items() if value is not None]
-    if args.dest is not None:
+    url = getattr(args, "url", None)
+    if url is not None and (given or args.dest is not None):
+        other = ", ".join(given) if given else "--dest"
+        raise ConfigError(f"give either --url or {other}, not both")
+    if url is not None:
+        calling = args.calling_ae if args.calling_ae is not None else args.calling_default
+        destination = Destination.for_url(url, calling_ae=calling)
+    elif args.dest is not None:
         if given:
             raise ConfigError(f"give either --dest or {', '.join(given)}, not both")
         destination = AddressBook.load(args.config).get(args.dest)
@@ -91,7 +113,7 @@ def destination_from_args(args: argparse.Namespace, **overrides: object) -> Dest
         missing = [flag for flag, value in direct.items() if value is None]
         if missing:
             raise ConfigError(
-                "no destination: give --dest NAME, or -a AET -H HOST -p PORT "
+                "no destination: give --dest NAME, -a AET -H HOST -p PORT, or --url URL "
                 f"(missing {', '.join(missing)})"
             )
         calling = args.calling_ae if args.calling_ae is not None else args.calling_default
@@ -105,7 +127,13 @@ def destination_from_args(args: argparse.Namespace, **overrides: object) -> Dest
     }
     if any(v is not None for k, v in tls_flags.items() if k != "tls"):
         tls_flags["tls"] = True
-    changes = {k: v for k, v in {**tls_flags, **overrides}.items() if v is not None}
+    credential_flags = {
+        key: getattr(args, key, None)
+        for key in ("username", "password_env", "password_file", "token_env", "token_file")
+    }
+    changes = {
+        k: v for k, v in {**tls_flags, **credential_flags, **overrides}.items() if v is not None
+    }
     if changes:
         destination = replace(destination, **changes)  # type: ignore[arg-type]
     problems = destination.validate()

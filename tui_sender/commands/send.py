@@ -42,7 +42,7 @@ from tui_sender.core.engine.prepare import (
     prepare_send,
 )
 from tui_sender.core.engine.session import EXIT_USAGE, Session, SessionResult
-from tui_sender.core.engine.targets import RetryPolicy, TlsSetupError
+from tui_sender.core.engine.targets import DestinationSetupError, RetryPolicy
 from tui_sender.core.engine.worker_process import processes_for_this_machine
 from tui_sender.core.model.catalog import Catalog
 from tui_sender.core.model.progress import WorkerState
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         asked = _request(args)
         check_destinations(asked.request)
-    except (ConfigError, TlsSetupError) as exc:
+    except (ConfigError, DestinationSetupError) as exc:
         _say(f"tui-sender send: {exc}")
         return EXIT_USAGE
     request, resume = asked.request, asked.resume
@@ -270,7 +270,7 @@ def _request(args: argparse.Namespace) -> _Asked:
         plan = load_resume(args.logs_dir, args.resume, book)
         if paths:
             raise ConfigError("--resume sends the inputs of that session: give no -i/PATH")
-        named = args.dest is not None or args.ae_title is not None
+        named = args.dest is not None or args.ae_title is not None or args.url is not None
         if named:
             destinations: tuple[Destination, ...] = (destination_from_args(args, **overrides),)
         else:

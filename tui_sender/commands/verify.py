@@ -35,7 +35,12 @@ from tui_sender.core.base import wording
 from tui_sender.core.base.private_files import write_private_json
 from tui_sender.core.config.destinations import DEFAULT_CALLING_AE, AddressBook, Destination
 from tui_sender.core.config.settings import ConfigError
-from tui_sender.core.engine.targets import TlsSetupError, link_settings, verify_settings
+from tui_sender.core.engine.targets import (
+    DestinationSetupError,
+    link_settings,
+    verify_settings,
+    web_settings,
+)
 from tui_sender.core.model.events import Event, VerificationFinished
 from tui_sender.core.model.recorded_path import display_path, path_from_record
 from tui_sender.core.model.verification import VerifyMethod
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         record = load_record(args.record)
         jobs = _jobs(args, record.summary, record.journal_destinations)
-    except (ConfigError, TlsSetupError) as exc:
+    except (ConfigError, DestinationSetupError) as exc:
         print(f"tui-sender verify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     checked = run_verification(jobs, emit=_show, log=lambda text: print(text, file=sys.stderr))
@@ -117,7 +122,7 @@ def _jobs(
             )
         names = [args.to]
     entries = {str(d.get("name", "")): d for d in summary.get("destinations") or []}
-    explicit = args.dest is not None or args.ae_title is not None
+    explicit = args.dest is not None or args.ae_title is not None or args.url is not None
     if explicit and len(names) != 1:
         raise ConfigError("--dest/-a name one archive: choose the record's destination with --to")
     jobs = []
@@ -143,7 +148,8 @@ def _jobs(
         if problems:
             raise ConfigError(f"destination {name!r}: " + "; ".join(problems))
         instances = tuple(stored_instances(summary.get("files") or [], name))
-        jobs.append(VerifyJob(name, link_settings(dest), verify_settings(dest), instances))
+        web = web_settings(dest) if dest.is_web else None
+        jobs.append(VerifyJob(name, link_settings(dest), verify_settings(dest), instances, web))
     return jobs
 
 

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import tomli_w
 
@@ -71,6 +72,12 @@ AE_TITLE_MAX = 16
 MAX_PDU_MIN = 4096
 MAX_PDU_MAX = 0xFFFF_FFFF
 REQUIRED_KEYS = ("name", "ae_title", "host", "port")
+WEB_REQUIRED_KEYS = ("name", "url")
+DIMSE_ONLY_KEYS = ("ae_title", "host", "port")
+"""Keys a DICOMweb destination does not write: its host and port come from its URL."""
+DEFAULT_STOW_INSTANCES = 50
+DEFAULT_STOW_MEGABYTES = 32
+MAX_STOW_INSTANCES = 10_000
 SECRET_KEYS = ("client_key_password",)
 DESTINATIONS_TABLE = "destinations"
 SETTINGS_TABLE = "settings"
@@ -112,6 +119,42 @@ def ae_title_problems(value: str, what: str) -> list[str]:
     return problems
 
 
+def url_host_port(url: str) -> tuple[str, int]:
+    """Host and port of a DICOMweb URL (the scheme's port when none is given); ("", 0) if bad."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "", 0
+    if port is None:
+        port = {"https": 443, "http": 80}.get(parts.scheme.lower(), 0)
+    return parts.hostname or "", port
+
+
+def url_problems(url: str) -> list[str]:
+    """Why a DICOMweb base URL cannot be used (empty when it can)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return [f"url {url!r} is not a URL: {exc}"]
+    problems: list[str] = []
+    if parts.scheme.lower() not in ("http", "https"):
+        problems.append(f"url {url!r} must start with https:// or http://")
+    if not parts.hostname:
+        problems.append(f"url {url!r} names no host")
+    if parts.username or parts.password:
+        problems.append(
+            "url must not carry a user name or password; use username with password_env or "
+            "password_file, so the secret stays out of the config and the logs"
+        )
+    if parts.query or parts.fragment:
+        problems.append(f"url {url!r} must be the service's base URL, without ? or #")
+    if re.search(r"\s", url):
+        problems.append(f"url {url!r} must not contain spaces")
+    return problems
+
+
 def _label(ae_title: str, host: str, port: int) -> str:
     """``AE@host:port``, with an IPv6 address in brackets so the port stays readable."""
     shown = f"[{host}]" if ":" in host else host
@@ -124,12 +167,32 @@ class Destination:
 
     name: str
     """Unique name in the address book; what ``--dest NAME`` selects."""
-    ae_title: str
-    """The destination's AE title (our *called* AE title)."""
-    host: str
-    """Host name or IP address."""
-    port: int
-    """TCP port of the DICOM service (1 to 65535)."""
+    ae_title: str = ""
+    """The destination's AE title (our *called* AE title); empty for a DICOMweb one."""
+    host: str = ""
+    """Host name or IP address (for a DICOMweb destination: taken from :attr:`url`)."""
+    port: int = 0
+    """TCP port of the DICOM service, 1 to 65535 (DICOMweb: taken from :attr:`url`)."""
+    url: str = ""
+    """DICOMweb base URL (``https://host/dicom-web``): set, the destination is reached by
+    STOW-RS and QIDO-RS over HTTP (kind ``dicomweb``); empty, by DIMSE C-STORE to
+    ``ae_title@host:port`` (kind ``dimse``)."""
+    username: str = ""
+    """DICOMweb: the user name for HTTP Basic authentication (the password comes from
+    ``password_env`` or ``password_file``, never from this file)."""
+    password_env: str = ""
+    """DICOMweb: name of the environment variable holding the Basic password."""
+    password_file: str = ""
+    """DICOMweb: file holding the Basic password (owner-only, like an ssh key)."""
+    token_env: str = ""
+    """DICOMweb: name of the environment variable holding a bearer token."""
+    token_file: str = ""
+    """DICOMweb: file holding a bearer token (owner-only)."""
+    stow_instances: int = DEFAULT_STOW_INSTANCES
+    """DICOMweb: at most this many instances per STOW-RS request."""
+    stow_megabytes: int = DEFAULT_STOW_MEGABYTES
+    """DICOMweb: a STOW-RS request takes no more instances once it holds this many MB (a
+    larger single file still goes, alone)."""
     calling_ae: str = DEFAULT_CALLING_AE
     """Our AE title as the PACS sees it; many PACS only accept registered calling AE titles."""
     workers: int = DEFAULT_WORKERS
@@ -192,9 +255,27 @@ class Destination:
     """Free text for the operator (site, department, contact)."""
 
     @property
+    def is_web(self) -> bool:
+        """True for a DICOMweb destination (kind ``dicomweb``), False for DIMSE."""
+        return bool(self.url)
+
+    @property
+    def kind(self) -> str:
+        """``"dicomweb"`` or ``"dimse"``, as the record and the screens say it."""
+        return "dicomweb" if self.is_web else "dimse"
+
+    @property
     def peer_label(self) -> str:
-        """``AE@host:port``: how logs and the UI name the peer."""
+        """``AE@host:port`` (DICOMweb: the URL): how logs and the UI name the peer."""
+        if self.is_web:
+            return self.url
         return _label(self.ae_title, self.host, self.port)
+
+    @classmethod
+    def for_url(cls, url: str, **options: object) -> Destination:
+        """An ad-hoc DICOMweb destination from ``send --url``, named after its URL."""
+        host, port = url_host_port(url)
+        return cls(name=url, url=url, host=host, port=port, **options)  # type: ignore[arg-type]
 
     @property
     def has_secrets(self) -> bool:
@@ -236,14 +317,17 @@ class Destination:
             problems.append(f"name {self.name!r} must not start or end with spaces")
         if any(unicodedata.category(c).startswith("C") for c in self.name):
             problems.append(f"name {self.name!r} must not contain control characters")
-        problems += ae_title_problems(self.ae_title, "AE title")
+        if self.is_web:
+            problems += self._web_problems()
+        else:
+            problems += ae_title_problems(self.ae_title, "AE title")
+            if not self.host.strip():
+                problems.append("host must not be empty")
+            elif re.search(r"\s", self.host):
+                problems.append(f"host {self.host!r} must not contain spaces")
+            if not 1 <= self.port <= 65535:
+                problems.append(f"port must be 1 to 65535, got {self.port}")
         problems += ae_title_problems(self.calling_ae, "calling AE title")
-        if not self.host.strip():
-            problems.append("host must not be empty")
-        elif re.search(r"\s", self.host):
-            problems.append(f"host {self.host!r} must not contain spaces")
-        if not 1 <= self.port <= 65535:
-            problems.append(f"port must be 1 to 65535, got {self.port}")
         if not MIN_WORKERS <= self.workers <= MAX_WORKERS:
             problems.append(f"workers must be {MIN_WORKERS} to {MAX_WORKERS}, got {self.workers}")
         for key in ("connect_timeout", "acse_timeout", "dimse_timeout", "network_timeout"):
@@ -266,6 +350,41 @@ class Destination:
             )
         problems += self._tls_problems()
         problems += self._verify_problems()
+        return problems
+
+    def _web_problems(self) -> list[str]:
+        """A DICOMweb URL and credentials that cannot work."""
+        problems = url_problems(self.url)
+        if self.password_env and self.password_file:
+            problems.append("give password_env or password_file, not both")
+        if self.token_env and self.token_file:
+            problems.append("give token_env or token_file, not both")
+        has_password = bool(self.password_env or self.password_file)
+        has_token = bool(self.token_env or self.token_file)
+        if has_password and not self.username:
+            problems.append("a password is configured but username is not")
+        if self.username and not has_password:
+            problems.append(
+                f"username {self.username!r} needs password_env or password_file (the password "
+                "itself is never kept in the config)"
+            )
+        if has_password and has_token:
+            problems.append("give a Basic password or a bearer token, not both")
+        for key in ("password_file", "token_file"):
+            value = getattr(self, key)
+            if value and not Path(value).expanduser().is_file():
+                problems.append(f"{key} {value!r} does not exist or is not a file")
+        if not 1 <= self.stow_instances <= MAX_STOW_INSTANCES:
+            problems.append(
+                f"stow_instances must be 1 to {MAX_STOW_INSTANCES}, got {self.stow_instances}"
+            )
+        if self.stow_megabytes < 1:
+            problems.append(f"stow_megabytes must be at least 1, got {self.stow_megabytes}")
+        if self.verify is VerifyMethod.COMMITMENT:
+            problems.append(
+                'verify = "commitment" needs a DIMSE destination; a DICOMweb one is verified '
+                'by QIDO-RS: use verify = "find"'
+            )
         return problems
 
     def _verify_problems(self) -> list[str]:
@@ -294,7 +413,7 @@ class Destination:
             problems.append("client_key_password is set but there is no client key")
         if re.search(r"\s", self.server_name):
             problems.append(f"server_name {self.server_name!r} must not contain spaces")
-        if not self.tls:
+        if not (self.tls or self.url.lower().startswith("https:")):
             return problems
         for key in ("ca_file", "client_cert", "client_key"):
             value = getattr(self, key)
@@ -304,14 +423,30 @@ class Destination:
 
     def to_table(self) -> dict[str, object]:
         """The ``[[destinations]]`` table: required keys plus whatever differs from the defaults."""
+        if self.is_web:
+            table = table_from_fields(self, always=WEB_REQUIRED_KEYS)
+            for key in DIMSE_ONLY_KEYS:
+                table.pop(key, None)
+            return table
         return table_from_fields(self, always=REQUIRED_KEYS)
 
     @classmethod
     def from_table(cls, table: Mapping[str, object], where: str) -> Destination:
         """Read one ``[[destinations]]`` table; raise ``_TableProblems`` listing what is wrong."""
         values, problems = fields_from_table(cls, table, where)
-        missing = [key for key in REQUIRED_KEYS if key not in table]
+        web = "url" in table
+        required = WEB_REQUIRED_KEYS if web else REQUIRED_KEYS
+        missing = [key for key in required if key not in table]
         problems += [f"{where}: missing required key {key!r}" for key in missing]
+        if web:
+            given = [key for key in DIMSE_ONLY_KEYS if key in table]
+            if given:
+                problems.append(
+                    f"{where}: a DICOMweb destination (url) takes no {', '.join(given)}: the "
+                    "URL says where it is"
+                )
+            elif isinstance(values.get("url"), str):
+                values["host"], values["port"] = url_host_port(str(values["url"]))
         if problems:
             raise _TableProblems(problems)
         return cls(**values)  # type: ignore[arg-type]

@@ -36,6 +36,8 @@ class Pending:
     status_retries: int = 0
     not_before: float = 0.0
     last_status: int | None = None
+    last_http_status: int = 0
+    """DICOMweb: the HTTP status of the last request that carried it."""
     last_reason: str = ""
     """Why the last attempt's outcome is unknown; empty when it got a response."""
 

@@ -24,16 +24,23 @@ from dataclasses import dataclass, replace
 
 from pynetdicom.status import code_to_category
 
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.dicom import registry
 from tui_sender.core.dicom.negotiation import FALLBACKS, UNCOMPRESSED_LE, contexts_for_class
-from tui_sender.core.engine.targets import TlsSetupError, link_settings
+from tui_sender.core.engine.targets import (
+    DestinationSetupError,
+    TlsSetupError,
+    link_settings,
+    web_settings,
+)
 from tui_sender.core.model.events import ContextResult
 from tui_sender.core.net import wire
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken
 from tui_sender.core.net.link import Link
 from tui_sender.core.net.opening import MAX_CONTEXTS, ProposedContext, open_link
+from tui_sender.core.web.settings import WebSettings
 
 __all__ = [
     "AssociationError",
@@ -141,7 +148,7 @@ def _settings(destination: Destination, timeout: float | None) -> LinkSettings:
         raise AssociationError(FailureKind.INVALID_DESTINATION, "; ".join(problems))
     try:
         return link_settings(destination, timeout_cap=timeout)
-    except TlsSetupError as exc:
+    except DestinationSetupError as exc:
         raise AssociationError(
             FailureKind.TLS,
             f"{exc}: check ca_file, client_cert, client_key and the key password of "
@@ -166,6 +173,8 @@ def echo(destination: Destination, *, timeout: float | None = None) -> EchoResul
     release) below the destination's own timeouts; None uses them as they are.
     Never raises for network trouble: ``failure`` says what went wrong.
     """
+    if destination.is_web:
+        return _web_echo(destination, timeout)
     result = EchoResult(destination=destination.name, peer=destination.peer_label)
     try:
         settings = _settings(destination, timeout)
@@ -200,6 +209,91 @@ def echo(destination: Destination, *, timeout: float | None = None) -> EchoResul
         )
         return replace(result, failure=failure)
     return result
+
+
+def _web_settings(destination: Destination, timeout: float | None) -> WebSettings:
+    """The send path's DICOMweb settings, or the :class:`AssociationError` why not."""
+    problems = destination.validate()
+    if problems:
+        raise AssociationError(FailureKind.INVALID_DESTINATION, "; ".join(problems))
+    try:
+        return web_settings(destination, timeout_cap=timeout)
+    except TlsSetupError as exc:
+        raise AssociationError(FailureKind.TLS, str(exc)) from exc
+    except DestinationSetupError as exc:
+        raise AssociationError(FailureKind.INVALID_DESTINATION, str(exc)) from exc
+
+
+def _web_echo(destination: Destination, timeout: float | None) -> EchoResult:
+    """The DICOMweb echo: a QIDO-RS query for one study, twice on one connection.
+
+    The first answer times connecting (TCP, TLS) and the first request as
+    ``associate_ms``; the second, on the kept-alive connection, is the round
+    trip alone (``echo_ms``). A wrong password or URL fails as a send would.
+    """
+    with IMPORT_LOCK:  # httpx is for DICOMweb only
+        from tui_sender.core.web.client import WebClient
+        from tui_sender.core.web.stow import probe as web_probe
+
+    result = EchoResult(destination=destination.name, peer=destination.peer_label)
+    try:
+        client = WebClient(_web_settings(destination, timeout))
+    except AssociationError as exc:
+        return replace(result, failure=exc)
+    try:
+        started = time.perf_counter()
+        web_probe(client)
+        result = replace(result, associate_ms=_milliseconds_since(started))
+        started = time.perf_counter()
+        status = web_probe(client)
+        result = replace(result, echo_ms=_milliseconds_since(started), status=0x0000)
+    except AssociationError as exc:
+        return replace(result, failure=exc)
+    finally:
+        started = time.perf_counter()
+        client.close()
+    return replace(
+        result,
+        release_ms=_milliseconds_since(started),
+        peer_implementation=f"{client.server or 'HTTP server'}; QIDO-RS answered HTTP {status}",
+    )
+
+
+def _web_pairs(
+    destination: Destination, wanted: Sequence[tuple[str, str]], timeout: float | None
+) -> ProbeResult:
+    """STOW-RS has no negotiation: once the server answers us, every pair goes as it is."""
+    with IMPORT_LOCK:  # httpx is for DICOMweb only
+        from tui_sender.core.web.client import WebClient
+        from tui_sender.core.web.stow import probe as web_probe
+
+    failure: AssociationError | None = None
+    try:
+        client = WebClient(_web_settings(destination, timeout))
+        try:
+            web_probe(client)
+        finally:
+            client.close()
+    except AssociationError as exc:
+        failure = exc
+    note = "STOW-RS: no negotiation; the server answers for each instance"
+    verdicts = tuple(
+        PairVerdict(
+            s,
+            t,
+            failure is None,
+            t if failure is None else "",
+            note if failure is None else f"not probed: {failure.message}",
+        )
+        for s, t in wanted
+    )
+    return ProbeResult(
+        destination=destination.name,
+        peer=destination.peer_label,
+        verdicts=verdicts,
+        associations=0 if failure else 1,
+        failure=failure,
+    )
 
 
 def _without_verification(exc: AssociationError, destination: Destination) -> AssociationError:
@@ -261,6 +355,8 @@ def probe(
     ``failure`` says why.
     """
     wanted = list(dict.fromkeys((str(s), str(t)) for s, t in pairs))
+    if destination.is_web:
+        return _web_pairs(destination, wanted, timeout)
     contexts: list[ContextResult] = []
     answered: set[tuple[str, str]] = set()
     associations = 0

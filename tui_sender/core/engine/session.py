@@ -411,7 +411,13 @@ class Session:
             self.emit(LogMessage(level=logging.WARNING, message="cancelled: not verified"))
             return
         jobs = [
-            VerifyJob(t.name, t.link, t.verify, tuple(stored_instances(summary["files"], t.name)))
+            VerifyJob(
+                t.name,
+                t.link,
+                t.verify,
+                tuple(stored_instances(summary["files"], t.name)),
+                t.web,
+            )
             for t in asked
         ]
 

@@ -8,15 +8,18 @@ for sending, echo and probing, from the CLI and the TUI alike.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.config.destinations import DecompressPolicy, Destination
 from tui_sender.core.config.rates import parse_rate
 from tui_sender.core.engine.transport import DimseTransport, Transport
 from tui_sender.core.model.verification import VerifySettings
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.net.pacing import Pacer
+from tui_sender.core.web.credentials import CredentialError, load_credentials
+from tui_sender.core.web.settings import WebSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +64,25 @@ class TransferTarget:
     """How associations are opened; None: DIMSE to :attr:`link`."""
     verify: VerifySettings = field(default_factory=VerifySettings)
     """How the session proves, after the send, that the destination holds what it stored."""
+    web: WebSettings | None = None
+    """A DICOMweb destination's settings (its transport is STOW-RS; verified by QIDO-RS)."""
 
     def connector(self) -> Transport:
         """The transport the workers open associations through."""
         return self.transport if self.transport is not None else DimseTransport(self.link)
 
 
-class TlsSetupError(Exception):
-    """The destination's TLS files cannot be loaded; the message says which and why."""
+class DestinationSetupError(Exception):
+    """What a destination needs before its first connection cannot be had; the message says
+    what and why. Raised before anything is sent."""
+
+
+class TlsSetupError(DestinationSetupError):
+    """The destination's TLS files cannot be loaded."""
+
+
+class CredentialSetupError(DestinationSetupError):
+    """The destination's password or token cannot be read (unset, missing, readable by others)."""
 
 
 def tls_context(dest: Destination) -> ssl.SSLContext | None:
@@ -78,6 +92,8 @@ def tls_context(dest: Destination) -> ssl.SSLContext | None:
     and a failure is reported, not worked around with plain TCP.
     """
     if not dest.tls:
+        return None
+    if dest.is_web and not dest.url.lower().startswith("https:"):
         return None
     try:
         ctx = ssl.create_default_context(
@@ -130,11 +146,55 @@ def link_settings(dest: Destination, *, timeout_cap: float | None = None) -> Lin
     )
 
 
+def web_settings(dest: Destination, *, timeout_cap: float | None = None) -> WebSettings:
+    """How to reach the DICOMweb destination ``dest``: URL, credentials, TLS, request sizes.
+
+    Raises :class:`TlsSetupError` when its TLS files cannot be loaded and
+    :class:`~tui_sender.core.web.credentials.CredentialError` when its password or token
+    cannot be read.
+    """
+
+    def capped(seconds: float) -> float:
+        return seconds if timeout_cap is None else min(seconds, timeout_cap)
+
+    https = dest.url.lower().startswith("https:")
+    try:
+        credentials = load_credentials(
+            username=dest.username,
+            password_env=dest.password_env,
+            password_file=dest.password_file,
+            token_env=dest.token_env,
+            token_file=dest.token_file,
+        )
+    except CredentialError as exc:
+        raise CredentialSetupError(f"{dest.name}: {exc}") from exc
+    return WebSettings(
+        url=dest.url,
+        credentials=credentials,
+        ssl_context=tls_context(replace(dest, tls=True)) if https else None,
+        connect_timeout=capped(dest.connect_timeout),
+        response_timeout=capped(dest.dimse_timeout),
+        write_timeout=capped(dest.network_timeout),
+        max_instances=dest.stow_instances,
+        max_bytes=dest.stow_megabytes << 20,
+        pacer=Pacer(parse_rate(dest.max_rate)) if dest.max_rate else None,
+    )
+
+
 def transfer_target(dest: Destination, retry: RetryPolicy | None = None) -> TransferTarget:
     """The engine's view of ``dest``."""
+    web = web_settings(dest) if dest.is_web else None
+    transport: Transport | None = None
+    if web is not None:
+        # Here, not at the top: httpx (and the Rich it imports) is for DICOMweb only.
+        with IMPORT_LOCK:
+            from tui_sender.core.web.stow import StowTransport
+        transport = StowTransport(web)
     return TransferTarget(
         name=dest.name,
         link=link_settings(dest),
+        transport=transport,
+        web=web,
         workers=dest.workers,
         decompress=dest.decompress,
         retry=retry or RetryPolicy(),

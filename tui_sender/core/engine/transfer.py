@@ -343,14 +343,19 @@ class Worker:
                 route=route,
                 seconds=time.monotonic() - started,
             )
+        item.last_http_status = reply.http_status
         if verdict.retry and item.status_retries < self.target.retry.max_attempts - 1:
             item.status_retries += 1
             pause = self.target.retry.status_pause(item.status_retries)
+            if reply.retry_after is not None:
+                pause = reply.retry_after  # the server said when (HTTP Retry-After)
             item.not_before = time.monotonic() + pause
             self._retrying(item, f"{verdict.meaning}; retrying in {pause:g} s")
             waiting.append(item)
             return None
         reason = verdict.reason if verdict.state is not FileState.SENT else ""
+        if reply.explanation and verdict.state is not FileState.SENT:
+            reason = f"{reply.explanation} ({verdict.reason})"
         if reply.error_comment and verdict.state is not FileState.SENT:
             reason += f" [PACS says: {reply.error_comment}]"
         if verdict.retry:
@@ -476,6 +481,7 @@ class Worker:
             study_uid=inst.study_uid,
             series_uid=inst.series_uid,
             status=status if status is not None else item.last_status,
+            http_status=item.last_http_status,
             reason=reason,
             attempts=item.attempts,
             transfer_syntax=route.transfer_syntax_uid if route is not None else "",

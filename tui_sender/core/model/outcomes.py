@@ -40,7 +40,10 @@ class FileOutcome:
     series_uid: str = ""
     """Beside the study UID, what a C-FIND at IMAGE level needs to find the instance again."""
     status: int | None = None
-    """The last DIMSE status received, if any."""
+    """The last DIMSE status received, if any (DICOMweb: the instance's status in the STOW-RS
+    response, or the one its HTTP status stands for)."""
+    http_status: int = 0
+    """DICOMweb: the HTTP status of the request that carried its last attempt (0: DIMSE)."""
     reason: str = ""
     """Why it failed or was skipped, or the warning's meaning; empty when sent."""
     attempts: int = 0

@@ -57,6 +57,13 @@ class StoreReply:
     status: int
     error_comment: str
     offending_elements: str
+    http_status: int = 0
+    """DICOMweb: the HTTP status of the request that carried the instance (0: DIMSE)."""
+    retry_after: float | None = None
+    """DICOMweb: the server's Retry-After, in seconds, for a refusal to retry later."""
+    explanation: str = ""
+    """Our words for a failure the status alone does not explain (an HTTP error), which
+    replace the status's meaning in the record."""
 
 
 class Link:

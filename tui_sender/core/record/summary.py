@@ -224,6 +224,7 @@ def _file_entry(o: FileOutcome, finished_at: float | None) -> dict[str, Any]:
         "destination": o.destination,
         "state": o.state.value,
         "status": f"0x{o.status:04X}" if o.status is not None else None,
+        "http_status": o.http_status or None,
         "reason": o.reason,
         "attempts": o.attempts,
         "sop_instance_uid": o.sop_instance_uid,

@@ -20,6 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.model.events import (
     Event,
     VerificationFinished,
@@ -38,6 +39,7 @@ from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.verify.association import VerificationError
 from tui_sender.core.verify.commitment import ReportBox, ReportListener, request_commitment
 from tui_sender.core.verify.find import SeriesCount, find_instances
+from tui_sender.core.web.settings import WebSettings
 
 EXIT_NOT_VERIFIED = 4
 """Exit code when every file was stored but some stored instance is not proven held."""
@@ -52,6 +54,8 @@ class VerifyJob:
     link: LinkSettings
     settings: VerifySettings
     instances: tuple[StoredInstance, ...]
+    web: WebSettings | None = None
+    """A DICOMweb destination: verified by QIDO-RS instead of C-FIND."""
 
 
 @dataclass(slots=True)
@@ -166,9 +170,16 @@ def _verify_one(
                     )
                 )
 
-            result.results, result.series = find_instances(
-                job.link, job.instances, progress=queried
-            )
+            if job.web is not None:
+                with IMPORT_LOCK:  # httpx is for DICOMweb only
+                    from tui_sender.core.verify.qido_find import query_instances
+                result.results, result.series = query_instances(
+                    job.web, job.instances, progress=queried
+                )
+            else:
+                result.results, result.series = find_instances(
+                    job.link, job.instances, progress=queried
+                )
             for count in result.series:
                 if not count.agrees:
                     said(

@@ -50,7 +50,7 @@ def reverify_jobs(summary: Mapping[str, Any], targets: Sequence[TransferTarget])
             continue
         instances = tuple(stored_instances(doubtful, target.name))
         if instances:
-            jobs.append(VerifyJob(target.name, target.link, target.verify, instances))
+            jobs.append(VerifyJob(target.name, target.link, target.verify, instances, target.web))
     return jobs
 
 

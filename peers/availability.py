@@ -17,11 +17,11 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() == "true"
 
 
-def require_peer(found: str | None, what: str) -> str:
+def require_peer(found: str | None, what: str, packages: str = "dcmtk orthanc") -> str:
     """Return ``found``; otherwise skip the calling test, or fail it under ``CI=true``."""
     if found:
         return found
-    message = f"{what} is not installed (apt-get install dcmtk orthanc)"
+    message = f"{what} is not installed (apt-get install {packages})"
     if in_ci():
         pytest.fail(f"{message}; CI=true, so this is an error, not a skip", pytrace=False)
     pytest.skip(message)

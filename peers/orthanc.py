@@ -10,6 +10,7 @@ REST helpers use urllib only.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -34,6 +35,13 @@ from peers.processes import (
 )
 
 ORTHANC_CANDIDATES = ("Orthanc", "/usr/sbin/Orthanc", "/usr/local/sbin/Orthanc")
+DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
+"""Orthanc's DICOMweb plugin, from the Debian package ``orthanc-dicomweb``."""
+DICOMWEB_ROOT = "/dicom-web"
+
+
+def has_dicomweb_plugin() -> bool:
+    return Path(DICOMWEB_PLUGIN).is_file()
 
 
 def find_orthanc() -> str | None:
@@ -49,7 +57,10 @@ class OrthancServer:
     """An Orthanc server of our own, as a context manager.
 
     ``extra_config`` overrides or adds configuration keys (for example
-    ``{"OverwriteInstances": True}``).
+    ``{"OverwriteInstances": True}``). ``dicomweb`` loads the DICOMweb plugin
+    (STOW-RS, QIDO-RS at :attr:`dicomweb_url`); ``users`` turns HTTP Basic
+    authentication on for the REST API and DICOMweb alike, and the REST helpers
+    here then log in as the first user.
     """
 
     def __init__(
@@ -61,8 +72,12 @@ class OrthancServer:
         start_timeout: float = 30.0,
         stop_timeout: float = 10.0,
         executable: str | None = None,
+        dicomweb: bool = False,
+        users: Mapping[str, str] | None = None,
     ) -> None:
         self.ae_title = ae_title
+        self.dicomweb = dicomweb
+        self.users = dict(users or {})
         self.dicom_port = 0
         self.http_port = 0
         self._dicom_threads = dicom_threads
@@ -94,10 +109,12 @@ class OrthancServer:
             "HttpServerEnabled": True,
             "HttpPort": self.http_port,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
+            "AuthenticationEnabled": bool(self.users),
+            "RegisteredUsers": self.users,
             "OrthancExplorerEnabled": False,
             "WebDavEnabled": False,
-            "Plugins": [],
+            "Plugins": [DICOMWEB_PLUGIN] if self.dicomweb else [],
+            "DicomWeb": {"Enable": self.dicomweb, "Root": DICOMWEB_ROOT + "/"},
             "LuaScripts": [],
             "SaveJobs": False,
             "MetricsEnabled": False,
@@ -113,6 +130,11 @@ class OrthancServer:
     @property
     def base_url(self) -> str:
         return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def dicomweb_url(self) -> str:
+        """The DICOMweb base URL (with ``dicomweb=True``)."""
+        return self.base_url + DICOMWEB_ROOT
 
     def start(self, attempts: int = 3) -> OrthancServer:
         """Start Orthanc and wait for its REST API and DICOM port; retry on port clashes."""
@@ -197,6 +219,10 @@ class OrthancServer:
     ) -> bytes:
         """One REST call; returns the body. ``urllib.error.HTTPError`` on 4xx/5xx."""
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        if self.users:
+            user, password = next(iter(self.users.items()))
+            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            req.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(req, timeout=timeout) as response:
             return cast(bytes, response.read())
 

@@ -55,6 +55,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _describe(result: EchoResult, attempt: int, count: int) -> str:
     prefix = f"[{attempt}/{count}] " if count > 1 else ""
     release = f", release {result.release_ms:.1f} ms" if result.release_ms is not None else ""
+    if result.web:
+        return (
+            f"{prefix}{result.peer}: QIDO-RS ok in {result.echo_ms:.1f} ms "
+            f"(connect and first request {result.associate_ms:.1f} ms; "
+            f"{result.peer_implementation})"
+        )
     return (
         f"{prefix}{result.peer}: C-ECHO ok in {result.echo_ms:.1f} ms "
         f"(association {result.associate_ms:.1f} ms{release})"

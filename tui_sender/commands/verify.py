@@ -169,6 +169,9 @@ def _destination(
             raise
     if name in from_journal:
         return from_journal[name]
+    if entry.get("url"):
+        dest = Destination.for_url(str(entry["url"]))
+        return replace(dest, name=name, verify=VerifyMethod(str(entry.get("verify") or "none")))
     if entry.get("host") and entry.get("port") and entry.get("called_ae"):
         dest = Destination.from_cli(
             str(entry["called_ae"]),
@@ -179,5 +182,5 @@ def _destination(
         return replace(dest, name=name, verify=VerifyMethod(str(entry.get("verify") or "none")))
     raise ConfigError(
         f"the record does not say where {name!r} is, and the address book has no such name: "
-        "give --dest NAME or -a AET -H HOST -p PORT"
+        "give --dest NAME, -a AET -H HOST -p PORT, or --url URL"
     )

@@ -80,6 +80,9 @@ class EchoResult:
     """The peer's maximum PDU length (0: unlimited)."""
     peer_implementation: str = ""
     """The peer's implementation version name and class UID, when it sent them."""
+    web: bool = False
+    """A DICOMweb echo: ``associate_ms`` is connecting plus the first QIDO-RS request,
+    ``echo_ms`` a second request on the same connection, ``release_ms`` closing it."""
 
     @property
     def ok(self) -> bool:
@@ -235,7 +238,7 @@ def _web_echo(destination: Destination, timeout: float | None) -> EchoResult:
         from tui_sender.core.web.client import WebClient
         from tui_sender.core.web.stow import probe as web_probe
 
-    result = EchoResult(destination=destination.name, peer=destination.peer_label)
+    result = EchoResult(destination=destination.name, peer=destination.peer_label, web=True)
     try:
         client = WebClient(_web_settings(destination, timeout))
     except AssociationError as exc:

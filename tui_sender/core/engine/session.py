@@ -616,9 +616,11 @@ class Session:
 def describe_target(target: TransferTarget) -> dict[str, Any]:
     """A destination as the summary records it (no secrets: TLS is recorded as on or off)."""
     link = target.link
-    return {
+    web = target.web
+    entry: dict[str, Any] = {
         "name": target.name,
-        "peer": link.peer,
+        "kind": "dimse" if web is None else "dicomweb",
+        "peer": link.peer if web is None else web.url,
         "called_ae": link.called_ae,
         "calling_ae": link.calling_ae,
         "host": link.host,
@@ -636,3 +638,12 @@ def describe_target(target: TransferTarget) -> dict[str, Any]:
         "max_rate_bytes_per_s": link.pacer.rate if link.pacer is not None else None,
         "verify": target.verify.method.value,
     }
+    if web is not None:
+        entry |= {
+            "url": web.url,
+            "tls": web.ssl_context is not None,
+            "auth": web.credentials.describe() if web.credentials is not None else None,
+            "stow_instances": web.max_instances,
+            "stow_bytes": web.max_bytes,
+        }
+    return entry

@@ -191,9 +191,8 @@ def build_summary(ledger: Ledger, catalog: Catalog, ctx: SummaryContext) -> dict
         else 0.0,
         "throughput_mbps": round(stored_bytes / duration / (1024 * 1024), 3),
         "threads_used": sum(int(d.get("workers", 0)) for d in ctx.destinations),
-        "destination": (
-            f"{first.get('called_ae', '')}:{first.get('port', '')}@{first.get('host', '')}"
-        ),
+        "destination": first.get("url")
+        or f"{first.get('called_ae', '')}:{first.get('port', '')}@{first.get('host', '')}",
         "calling_ae": first.get("calling_ae", ""),
         "called_ae": first.get("called_ae", ""),
         "studies_processed": sorted({s["study_uid"] for s in studies}),

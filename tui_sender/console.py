@@ -147,13 +147,13 @@ class ConsoleSink:
             if not self.quiet and event.scanning:
                 self._print(
                     f"Sending to {', '.join(event.destinations)} with {event.workers} "
-                    f"association(s) as the scan finds files; session {event.session_id}"
+                    f"{event.worker_unit}(s) as the scan finds files; session {event.session_id}"
                 )
             elif not self.quiet:
                 self._print(
                     f"Sending {event.files} files ({wording.size(event.bytes)}) in "
                     f"{event.studies} studies to {', '.join(event.destinations)} with "
-                    f"{event.workers} association(s); {event.skipped} paths skipped; "
+                    f"{event.workers} {event.worker_unit}(s); {event.skipped} paths skipped; "
                     f"session {event.session_id}"
                 )
             return

@@ -340,6 +340,9 @@ class Session:
                     log_path=str(self.files.log),
                     summary_path=str(self.files.summary),
                     scanning=self.feed is not None,
+                    worker_unit="connection"
+                    if all(t.web is not None for t in self.targets)
+                    else "association",
                 )
             )
             self._log_remarks(self._files)

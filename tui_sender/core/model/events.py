@@ -52,6 +52,9 @@ class SessionStarted(Event):
     scanning: bool = False
     """True when the session sends while it scans: the counts above are then those found so
     far (none yet), and :class:`ScanFinished` gives the totals."""
+    worker_unit: str = "association"
+    """What a worker holds open: "association", or "connection" when every destination is
+    DICOMweb."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from peers.stow_server import StowServer
 from tests.tmux_terminal import TmuxTerminal, tmux_or_skip
 from tui_sender import __version__
+from tui_sender.demo.samples.data import generate_samples
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -196,3 +198,13 @@ def test_the_installed_package_writes_the_html_report_from_its_template(
     assert "--sent: #116329" in document, "the CSS is not inline"
     assert '<section id="failed">' in document and "✗ Failed: 1 file" in document
     assert "&lt;b&gt;x&lt;/b&gt;.dcm" in document and "<b>x</b>" not in document
+
+
+@pytest.mark.slow
+def test_the_installed_package_sends_by_stow_rs(installed: Installed, tmp_path: Path) -> None:
+    """httpx comes with the wheel's dependencies: a DICOMweb send works from a fresh install."""
+    samples = generate_samples(tmp_path / "in", profile="tiny", seed=43)
+    with StowServer(keep_files=False) as server:
+        done = installed.run("send", "--url", server.url, "-i", str(samples.root), "-r", "-q")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert len({r.sop_instance_uid for r in server.received}) == len(samples.files)

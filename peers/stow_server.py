@@ -572,6 +572,9 @@ class StowServer:
         if not store:
             _discard(sinks)
             self._pause(behaviour.delay)
+            if self._stopping.is_set():  # stopped while it waited: leave without an answer
+                exchange.reset()
+                return
             code = status if status is not None else 500
             exchange.answer(
                 code, *self._error_body(behaviour, code), headers=self._retry_after(behaviour)
@@ -589,6 +592,9 @@ class StowServer:
             else:
                 status = 200
         self._pause(behaviour.delay)
+        if self._stopping.is_set():
+            exchange.reset()
+            return
         extra = self._retry_after(behaviour)
         close = behaviour.close_connection
         if behaviour.body is not None:

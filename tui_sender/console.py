@@ -85,9 +85,12 @@ class ConsoleSink:
         self._overall = self._progress.add_task("[bold]all", total=1, files="")
 
     def stop(self) -> None:
-        """Leave the live display (its last frame stays on screen)."""
+        """Print what is left, and leave the live display (its last frame stays on screen).
+
+        Polls in plain mode too: a session that ended before the first tick (a destination
+        refused at once) still has every event to print."""
+        self.poll()
         if self._progress is not None:
-            self.poll()
             self._progress.stop()
             self._progress = None
 

@@ -21,7 +21,12 @@ from tui_sender.core.config.destinations import Destination
 from tui_sender.core.engine.plan import SendPlan, make_plan
 from tui_sender.core.engine.scan_feed import ScanFeed
 from tui_sender.core.engine.session import Session, SessionOptions
-from tui_sender.core.engine.targets import RetryPolicy, tls_context, transfer_target
+from tui_sender.core.engine.targets import (
+    RetryPolicy,
+    tls_context,
+    transfer_target,
+    web_settings,
+)
 from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.record.resume import request_header
 from tui_sender.core.record.stored_index import StoredIndex
@@ -63,12 +68,16 @@ class PreparedSend:
 
 
 def check_destinations(request: SendRequest) -> None:
-    """Load every destination's TLS files now, so a wrong path fails before a long scan.
+    """Load every destination's TLS files (and a DICOMweb one's password or token) now, so a
+    wrong path fails before a long scan.
 
-    Raises :class:`~tui_sender.core.engine.targets.TlsSetupError`.
+    Raises :class:`~tui_sender.core.engine.targets.DestinationSetupError`.
     """
     for destination in request.destinations:
-        tls_context(destination)
+        if destination.is_web:
+            web_settings(destination)
+        else:
+            tls_context(destination)
 
 
 def prepare_send(

@@ -333,7 +333,9 @@ class Worker:
         item.last_status = reply.status
         item.last_reason = ""  # a response: no longer in doubt
         self.progress.last_status = f"0x{reply.status:04X}"
-        reaction = self._tell_breaker(inst.path, verdict.state, verdict.retry, verdict.meaning)
+        # One refused STOW-RS request of many instances is one refusal, not many.
+        refused = reply.request or inst.path
+        reaction = self._tell_breaker(refused, verdict.state, verdict.retry, verdict.meaning)
         if isinstance(reaction, Trip):
             return self._finish(
                 item,
@@ -355,7 +357,8 @@ class Worker:
             return None
         reason = verdict.reason if verdict.state is not FileState.SENT else ""
         if reply.explanation and verdict.state is not FileState.SENT:
-            reason = f"{reply.explanation} ({verdict.reason})"
+            # The HTTP story replaces the DIMSE advice, which would contradict it.
+            reason = f"{reply.explanation} ({verdict.meaning})"
         if reply.error_comment and verdict.state is not FileState.SENT:
             reason += f" [PACS says: {reply.error_comment}]"
         if verdict.retry:

@@ -64,6 +64,9 @@ class StoreReply:
     explanation: str = ""
     """Our words for a failure the status alone does not explain (an HTTP error), which
     replace the status's meaning in the record."""
+    request: str = ""
+    """DICOMweb: which HTTP request carried it, so the breaker counts a refused request of
+    many instances as one refusal, not as many."""
 
 
 class Link:

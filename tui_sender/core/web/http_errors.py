@@ -32,7 +32,8 @@ def http_words(response: httpx.Response) -> str:
     kind = response.headers.get("content-type", "")
     if response.status_code >= 400 and ("text/plain" in kind or "json" in kind):
         text = " ".join(response.text.split())[:SNIPPET]
-        if text:
+        repeats = text.lower() in (phrase.lower(), f"{response.status_code} {phrase}".lower())
+        if text and not repeats:  # "413 Request Entity Too Large" says nothing new
             words += f" ({text})"
     return words
 

@@ -26,12 +26,15 @@ wrong password or URL stops the destination before any file is sent.
 from __future__ import annotations
 
 import io
+import itertools
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
+from tui_sender.core.base import wording
 from tui_sender.core.model.events import ContextResult
 from tui_sender.core.net.failures import FailureKind, LinkBroken
 from tui_sender.core.net.link import StoreReply
@@ -52,6 +55,8 @@ PROCESSING_FAILURE = 0x0110
 NOT_AUTHORISED = 0x0124
 OUT_OF_RESOURCES = 0xA700
 REFUSED_RETRY_LATER = frozenset({429, 503})
+_REQUEST_NUMBERS = itertools.count(1)
+"""Numbers the requests of this process (``next`` on it is atomic in CPython)."""
 ANSWERED_PER_INSTANCE = frozenset({200, 202, 409})
 
 
@@ -232,7 +237,11 @@ class StowAssociation:
         finally:
             body.close()
         self.requests += 1
-        self._answers.extend(self._read_answers(response, queued))
+        key = f"STOW-RS request {os.getpid()}-{next(_REQUEST_NUMBERS)}"
+        self._answers.extend(
+            (message_id, replace(reply, request=key))
+            for message_id, reply in self._read_answers(response, queued)
+        )
         self.stores += len(queued)
 
     def _read_answers(
@@ -250,25 +259,39 @@ class StowAssociation:
             raise LinkBroken(f"{words}: the server failed; whether it stored anything is unknown")
         # The rest answer the request as a whole (401, 413, ...), but a server may still list
         # what it stored and refused (Orthanc's 400 for a request with one bad part does).
-        if status in (401, 403):
+        per_instance = status in ANSWERED_PER_INSTANCE or 200 <= status < 300
+        if status == 401:
             unlisted = _reply(
                 NOT_AUTHORISED,
                 status,
                 f"{words}: the server refused our credentials; check the destination's "
                 "username and password or token",
             )
-        elif status in ANSWERED_PER_INSTANCE:
+        elif status == 403:
             unlisted = _reply(
-                PROCESSING_FAILURE,
+                NOT_AUTHORISED,
                 status,
-                f"{words}, but the response does not mention this instance; not taken as stored",
+                f"{words}: the server does not let these credentials store instances; check "
+                "the account's permissions on the server",
+            )
+        elif per_instance:
+            # A 2xx without a body (or a 204) names no instance: the server said nothing
+            # about any file, so none is taken as stored.
+            unsaid = (
+                "the response does not mention this instance"
+                if response.content.strip()
+                else "the response has no body saying which instances were stored"
+            )
+            unlisted = _reply(
+                PROCESSING_FAILURE, status, f"{words}, but {unsaid}; not taken as stored"
             )
         else:
-            unlisted = _reply(PROCESSING_FAILURE, status, f"{words}; not retried")
+            hint = self._refusal_hint(status, queued)
+            unlisted = _reply(PROCESSING_FAILURE, status, f"{words}{hint}; not retried")
         try:
             parsed = parse_stow_response(response.content, response.headers.get("content-type", ""))
         except StowResponseError as exc:
-            if status in ANSWERED_PER_INSTANCE:
+            if per_instance:
                 unread = f"{words}, but its body is not a STOW-RS response ({exc})"
                 unlisted = _reply(PROCESSING_FAILURE, status, f"{unread}; not taken as stored")
             return [(q.message_id, unlisted) for q in queued]
@@ -278,6 +301,35 @@ class StowAssociation:
             reply = unlisted if result is None else _reply(result.status, status)
             answers.append((q.message_id, reply))
         return answers
+
+    def _refusal_hint(self, status: int, queued: list[_Queued]) -> str:
+        """What to change when the server refuses a request as a whole ("" when we cannot say)."""
+        settings = self._client.settings
+        if status == 413:
+            size = wording.size(sum(q.part.size for q in queued))
+            if len(queued) == 1:
+                return (
+                    f": the server (or a proxy in front of it) takes no request this large "
+                    f"(one file of {size}); raise its limit on request size"
+                )
+            return (
+                f": the server (or a proxy in front of it) takes no request this large "
+                f"({wording.count(len(queued), 'instance')}, {size}); lower stow_megabytes "
+                f"(now {settings.max_bytes >> 20}) or stow_instances (now "
+                f"{settings.max_instances}) for this destination, or raise the server's limit "
+                "on request size"
+            )
+        if status in (404, 405):
+            return (
+                f": nothing takes STOW-RS at {settings.base}/studies; is the URL the DICOMweb "
+                "base of the server (for example https://host/dicom-web)?"
+            )
+        if status == 415:
+            return (
+                f": {settings.base}/studies does not take multipart/related; "
+                'type="application/dicom"; is the URL the DICOMweb (STOW-RS) base of the server?'
+            )
+        return ""
 
     def _close(self) -> None:
         if self._closed:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from peers.orthanc import DICOMWEB_PLUGIN, OrthancServer, has_dicomweb_plugin
 from peers.availability import require_peer
+from peers.orthanc import DICOMWEB_PLUGIN, OrthancServer, has_dicomweb_plugin
 from tests.sending import run_cli
 from tui_sender.demo.samples.data import SampleSet, generate_samples
 

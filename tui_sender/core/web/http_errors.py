@@ -67,6 +67,12 @@ def connection_failure(exc: Exception, url: str) -> AssociationError:
             f"{url}: the server's TLS certificate is not trusted ({exc}); give the CA that "
             "signed it with ca_file (--ca-file)",
         )
+    if "CERTIFICATE_REQUIRED" in str(exc) or "HANDSHAKE_FAILURE" in str(exc):
+        return AssociationError(
+            FailureKind.TLS,
+            f"{url}: the server wants a client certificate and took none from us ({exc}); "
+            "give client_cert and client_key (--client-cert, --client-key)",
+        )
     if isinstance(cause, ssl.SSLError) or "SSL" in str(exc):
         return AssociationError(FailureKind.TLS, f"{url}: TLS failed: {exc}")
     if isinstance(exc, httpx.ConnectError):

@@ -67,11 +67,17 @@ def connection_failure(exc: Exception, url: str) -> AssociationError:
             f"{url}: the server's TLS certificate is not trusted ({exc}); give the CA that "
             "signed it with ca_file (--ca-file)",
         )
-    if "CERTIFICATE_REQUIRED" in str(exc) or "HANDSHAKE_FAILURE" in str(exc):
+    if "CERTIFICATE_REQUIRED" in str(exc):
         return AssociationError(
             FailureKind.TLS,
             f"{url}: the server wants a client certificate and took none from us ({exc}); "
             "give client_cert and client_key (--client-cert, --client-key)",
+        )
+    if "HANDSHAKE_FAILURE" in str(exc):  # TLS 1.2 says no more than this
+        return AssociationError(
+            FailureKind.TLS,
+            f"{url}: the server refused the TLS handshake ({exc}); it may want a client "
+            "certificate (--client-cert) or another TLS version or cipher",
         )
     if isinstance(cause, ssl.SSLError) or "SSL" in str(exc):
         return AssociationError(FailureKind.TLS, f"{url}: TLS failed: {exc}")

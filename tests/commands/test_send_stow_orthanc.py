@@ -8,6 +8,7 @@ Orthanc: one with Basic authentication on, one without.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -20,6 +21,8 @@ import pytest
 from peers.availability import require_peer
 from peers.orthanc import DICOMWEB_PLUGIN, OrthancServer, has_dicomweb_plugin
 from tests.sending import run_cli
+from tui_sender.core.record.csv_export import export_csv
+from tui_sender.core.record.html_report import export_html
 from tui_sender.demo.samples.data import SampleSet, generate_samples
 
 PASSWORD = "orthanc-web-secret-7f3a"
@@ -88,6 +91,10 @@ def test_every_good_file_of_a_mixed_folder_arrives_byte_for_byte(
     assert _stored_hashes(web_orthanc, set(on_disk)) == on_disk
     dest = run.summary["destinations"][0]
     assert dest["kind"] == "dicomweb" and dest["url"] == web_orthanc.dicomweb_url
+    page = export_html(run.summary, tmp_path / "report.html").read_text()
+    assert f"DICOMweb STOW-RS to {web_orthanc.dicomweb_url}" in page
+    rows = list(csv.DictReader(export_csv(run.summary, tmp_path / "report.csv").open()))
+    assert {r["http_status"] for r in rows if r["state"] == "sent"} == {"200"}
 
 
 def test_a_deleted_instance_is_missing_when_verified_again_by_qido(

@@ -134,7 +134,12 @@ OLD_CSV_COLUMNS = (
 
 def test_csv_appends_the_verification_columns_and_keeps_the_others_in_order() -> None:
     assert CSV_COLUMNS[: len(OLD_CSV_COLUMNS)] == OLD_CSV_COLUMNS
-    assert CSV_COLUMNS[len(OLD_CSV_COLUMNS) :] == ("verified", "verified_reason", "verified_at")
+    assert CSV_COLUMNS[len(OLD_CSV_COLUMNS) :] == (
+        "verified",
+        "verified_reason",
+        "verified_at",
+        "http_status",
+    )
 
 
 def test_csv_has_each_file_verification(tmp_path: Path) -> None:

@@ -47,12 +47,14 @@ CSV_COLUMNS = (
     "verified",
     "verified_reason",
     "verified_at",
+    "http_status",
 )
 """The CSV header: the summary's per-file keys, plus the names of the two UIDs.
 
 ``path_bytes_b64`` is empty unless the path is not valid UTF-8 (see the module notes).
 The verification columns come last, so scripts that read columns by position keep
-working; they are empty for a summary from before verification was recorded.
+working; they are empty for a summary from before verification was recorded. ``http_status``
+(DICOMweb) comes after them for the same reason.
 """
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

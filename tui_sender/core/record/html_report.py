@@ -336,6 +336,9 @@ class _PageBuilder:
         name = or_dash(dest.get("name"))
         if "host" not in dest:
             return name
+        if dest.get("url"):
+            auth = f", {dest['auth']}" if dest.get("auth") else ""
+            return f"{name} (DICOMweb STOW-RS to {dest['url']}{auth})"
         address = f"{dest.get('called_ae', '')} at {dest.get('host', '')}:{dest.get('port', '')}"
         calling = f", calling AE {dest.get('calling_ae', '')}" if dest.get("calling_ae") else ""
         tls = ", TLS" if dest.get("tls") else ""
@@ -400,8 +403,8 @@ class _PageBuilder:
             rows.append(
                 [
                     _cell(d.get("name")),
-                    _cell(d.get("called_ae")),
-                    _cell(f"{d.get('host', '')}:{d.get('port', '')}"),
+                    _cell(d.get("called_ae") or ("STOW-RS" if d.get("url") else "")),
+                    _cell(d.get("url") or f"{d.get('host', '')}:{d.get('port', '')}"),
                     _cell(d.get("calling_ae")),
                     _cell("yes" if d.get("tls") else "no"),
                     _num(d.get("workers")),

@@ -79,16 +79,19 @@ def test_browser(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[int, i
 
 @pytest.mark.parametrize("size", SIZES)
 def test_destinations(snap_compare: SnapCompare, app: ShowcaseApp, size: tuple[int, int]) -> None:
-    """The address book with two destinations, PACS-MAIN chosen.
+    """The address book with three destinations, PACS-MAIN chosen.
 
-    Title "Destinations — 2 in the address book, 1 chosen". Row 1: [x] PACS-MAIN,
+    Title "Destinations — 3 in the address book, 1 chosen". Columns: Name, Kind, "AE@host:
+    port or URL", Calling AE, Workers, TLS, Description. Row 1: [x] PACS-MAIN, DIMSE,
     MAINPACS@10.20.0.15:104, TUI_SENDER, 2 workers, TLS no; row 2: [ ] ARCHIVE-VNA,
-    VNA_ARCHIVE@vna.hospital.example:… (cut with an ellipsis), 4 workers, TLS yes.
+    DIMSE, VNA_ARCHIVE@vna.hospital.exampl… (cut with an ellipsis), 4 workers, TLS yes;
+    row 3: [ ] CLOUD-WEB, "web" in bold, dicomweb.example.net/dicom-web (the URL without
+    its scheme), "–" for the calling AE, 4 workers, TLS yes.
     The cursor is on PACS-MAIN; the line under the table describes it in full
     ("… as TUI_SENDER · 2 workers · plain TCP · decompress lossless"), then
     "Chosen for the next send: PACS-MAIN" and "Will be saved in config.toml".
     At 120 columns the Description column and the description line show; at 80
-    both are cut off.
+    the TLS and Description columns and the description line are cut off.
     """
     assert snap_compare(app, terminal_size=size, run_before=destinations_scene)
 

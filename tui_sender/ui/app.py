@@ -22,7 +22,11 @@ from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.config.remembered import initial_choice, load_chosen, save_chosen
 from tui_sender.core.config.settings import ConfigError
 from tui_sender.core.engine.prepare import PreparedSend, SendRequest, prepare_send
-from tui_sender.core.engine.targets import DestinationSetupError
+from tui_sender.core.engine.targets import (
+    CredentialSetupError,
+    DestinationSetupError,
+    TlsSetupError,
+)
 from tui_sender.core.engine.worker_process import processes_for_this_machine
 from tui_sender.core.model.catalog import Catalog, Instance
 from tui_sender.core.record.stored_index import StoredIndex
@@ -334,8 +338,11 @@ class SenderApp(App[int]):
         )
         try:
             return prepare_send(request, catalog or self.catalog, self.stored_index())
-        except DestinationSetupError as exc:  # the TLS files are read before anything starts
-            self.notify(str(exc), title="TLS", severity="error")
+        except DestinationSetupError as exc:  # TLS files and secrets are read before anything
+            title = {TlsSetupError: "TLS", CredentialSetupError: "Sign-in"}.get(
+                type(exc), "Destination"
+            )
+            self.notify(str(exc), title=title, severity="error")
             return None
 
     def begin(self, prepared: PreparedSend) -> None:

@@ -10,6 +10,12 @@ Fields start "untouched" in a new form, so an empty form is not a wall of
 red: their problems appear once the field changes or Save is tried. An
 existing destination shows its problems at once (a hand-edited file may
 hold a bad value that only :meth:`Destination.validate` notices).
+
+The "Kind" field switches between a DIMSE destination (AE title, host, port,
+association settings) and a DICOMweb one (URL, sign-in, request sizes): the
+fields of the other kind are hidden, keep what was typed in them while the
+form is open, and are saved at their defaults. A password or token is never
+asked for, only the environment variable or file it is read from.
 """
 
 from __future__ import annotations
@@ -26,15 +32,20 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from tui_sender.core.config.destinations import Destination
+from tui_sender.core.config.destinations import Destination, url_host_port
 from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.ui.screens.destination_fields import (
     ALL_FIELDS,
-    CHOICES,
     COMMITMENT_ONLY,
+    FORM_ONLY,
     SECTIONS,
+    WEB_CHOICES,
+    DestinationKind,
     FieldSpec,
+    choices_for,
+    env_name_problems,
     field_of_problem,
+    inapplicable_value,
     parse_field,
     switch_label,
     text_of,
@@ -42,6 +53,13 @@ from tui_sender.ui.screens.destination_fields import (
 
 DISCARD_AGAIN_SECONDS = 3.0
 """A second escape within this time discards a changed form (one stray escape must not)."""
+
+WEB_SECTION_TITLES = {"Security (TLS)": "Security (TLS, for an https URL)"}
+"""Section titles as a DICOMweb destination words them, where they differ."""
+
+UNCHECKED_URL = "https://url.not-given.invalid"
+"""Stands in for an empty URL while a DICOMweb form is checked: an empty URL would make
+:meth:`Destination.validate` check it as a DIMSE destination (AE title, host, port)."""
 
 
 class _FieldScroll(VerticalScroll, can_focus=False):
@@ -86,7 +104,7 @@ class DestinationForm(ModalScreen[Destination | None]):
         width: 14;
         color: $text-muted;
     }
-    DestinationForm .form-row:focus-within .form-label {
+    DestinationForm .form-row.-focused .form-label {
         color: $text;
         background: $primary 40%;
         text-style: bold;
@@ -131,9 +149,18 @@ class DestinationForm(ModalScreen[Destination | None]):
     }
     """
 
+    AUTO_FOCUS = "#field-name"
+    """The name, not the first field (Kind): focusing Kind first and then the name left the
+    Kind label drawn as focused."""
+
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="form-save", tooltip="Save this destination"),
         Binding("escape", "cancel", "Cancel", id="form-cancel", tooltip="Close without saving"),
+        # Priority: handled as the key arrives, before the keys typed after it are handed
+        # to the focused field; otherwise "NAME<tab>AE" typed fast (or pasted over SSH)
+        # puts "NAMEAE" in the name.
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
     ]
 
     def __init__(
@@ -152,7 +179,10 @@ class DestinationForm(ModalScreen[Destination | None]):
         """Current problems by field key ("" for those about no single field)."""
         self.save_attempted = original is not None
         self._initial = self._values_of(self.start)
+        self._initial["kind"] = DestinationKind(self.start.kind)
         self._escape_pending = False
+        self._web_shown = self.start.is_web
+        """The kind the labels, hints and options are worded for."""
 
     # -- layout ------------------------------------------------------------------
 
@@ -162,12 +192,19 @@ class DestinationForm(ModalScreen[Destination | None]):
                 f"Edit destination {self.original.name}" if self.original else "Add a destination"
             )
             dialog.border_subtitle = "tab: next field · ctrl+s: save · esc: cancel"
+            web = self._web_shown
             with _FieldScroll(id="form-fields"):
                 for index, (title, specs) in enumerate(SECTIONS):
-                    yield Static(title, classes="form-section" + (" -first" if index == 0 else ""))
+                    yield Static(
+                        WEB_SECTION_TITLES.get(title, title) if web else title,
+                        id=f"section-{index}",
+                        classes="form-section" + (" -first" if index == 0 else ""),
+                    )
                     for spec in specs:
                         with Horizontal(classes="form-row", id=f"row-{spec.key}"):
-                            yield Label(spec.label, classes="form-label")
+                            yield Label(
+                                spec.label_for(web), id=f"label-{spec.key}", classes="form-label"
+                            )
                             yield self._widget_for(spec)
                         yield Static("", id=f"problem-{spec.key}", classes="form-problem")
             yield Static("", id="form-hint", markup=False)
@@ -184,7 +221,7 @@ class DestinationForm(ModalScreen[Destination | None]):
                 switch_label(spec, bool(value)), bool(value), id=widget_id, compact=True
             )
         if spec.kind == "choice":
-            choices = CHOICES[spec.key]
+            choices = choices_for(spec.key, self._web_shown)
             kind = type(choices[0][1])
             return Select(
                 list(choices),
@@ -221,26 +258,53 @@ class DestinationForm(ModalScreen[Destination | None]):
         assert isinstance(widget, Input)
         return widget.value
 
+    @property
+    def web(self) -> bool:
+        """True when the Kind field says DICOMweb."""
+        return self.query_one("#field-kind", Select).value == DestinationKind.DICOMWEB
+
     def read(self) -> tuple[Destination, dict[str, list[str]]]:
         """The destination the fields describe, and every problem with it, by field.
 
         A field that does not parse keeps its starting value in the returned
-        destination, so the other fields can still be checked.
+        destination, so the other fields can still be checked. Fields of the
+        other kind are left at their defaults; a DICOMweb destination's host
+        and port come from its URL.
         """
+        web = self.web
         values = self._values_of(self.start)
         problems: dict[str, list[str]] = {}
         for spec in ALL_FIELDS:
+            if spec.key in FORM_ONLY:
+                continue
+            if not spec.applies_to(web):
+                values[spec.key] = inapplicable_value(spec.key)
+                continue
             raw = self._raw(spec)
             try:
                 values[spec.key] = parse_field(spec, raw)
             except ValueError as exc:
                 problems.setdefault(spec.key, []).append(str(exc))
+        if web:
+            values["host"], values["port"] = url_host_port(str(values["url"]))
         destination = replace(self.start, **values)  # type: ignore[arg-type]
-        for problem in destination.validate():
+        checked = destination
+        if web and not destination.url.strip():
+            problems.setdefault("url", []).append(
+                "url must not be empty: the DICOMweb base URL, e.g. "
+                "https://pacs.example.org/dicom-web"
+            )
+            checked = replace(destination, url=UNCHECKED_URL)
+        for problem in checked.validate():
             key = field_of_problem(problem)
             if key in problems:
                 continue  # the parse error says it better than the fallback value's check
             problems.setdefault(key or "", []).append(problem)
+        for key in ("password_env", "token_env"):
+            if web and key not in problems:
+                found = env_name_problems(key, str(values[key]))
+                if found:
+                    problems[key] = found
         if destination.name in self.taken_names:
             problems.setdefault("name", []).append(
                 f"a destination named {destination.name!r} already exists"
@@ -291,17 +355,48 @@ class DestinationForm(ModalScreen[Destination | None]):
             self.query_one(f"#row-{key}").set_class(bool(text), "-invalid")
 
     def _show_applicable(self, destination: Destination) -> None:
-        """Show the storage commitment fields only when they apply (or hold a problem)."""
+        """Show the fields of the chosen kind, and the storage commitment fields only when
+        they apply (or hold a problem)."""
+        web = self.web
+        if web != self._web_shown:
+            self._word_for(web)
         commitment = destination.verify is VerifyMethod.COMMITMENT
-        for key in COMMITMENT_ONLY:
-            row = self.query_one(f"#row-{key}")
-            hidden = not commitment and key not in self.problems
-            if row.has_class("-inapplicable") != hidden:
-                row.set_class(hidden, "-inapplicable")
+        for index, (_, specs) in enumerate(SECTIONS):
+            section = self.query_one(f"#section-{index}")
+            section.display = any(spec.applies_to(web) for spec in specs)
+            for spec in specs:
+                hidden = not spec.applies_to(web) or (
+                    spec.key in COMMITMENT_ONLY and not commitment and spec.key not in self.problems
+                )
+                row = self.query_one(f"#row-{spec.key}")
+                if row.has_class("-inapplicable") != hidden:
+                    row.set_class(hidden, "-inapplicable")
+
+    def _word_for(self, web: bool) -> None:
+        """Labels, section titles, hints and options as the newly chosen kind words them."""
+        self._web_shown = web
+        for index, (title, _) in enumerate(SECTIONS):
+            shown = WEB_SECTION_TITLES.get(title, title) if web else title
+            self.query_one(f"#section-{index}", Static).update(shown)
+        for spec in ALL_FIELDS:
+            if spec.web_label:
+                self.query_one(f"#label-{spec.key}", Label).update(spec.label_for(web))
+            if spec.key in WEB_CHOICES:
+                select: Select[object] = self.query_one(f"#field-{spec.key}", Select)
+                value = select.value
+                options = choices_for(spec.key, web)
+                select.set_options(list(options))  # resets the value to the first option
+                # Through another value and back: the same value again would leave the
+                # old kind's words on the closed Select.
+                select.value = next(v for _, v in options if v != value)
+                select.value = value
+        focused_id = self.app.focused.id if self.app.focused is not None else None
+        if focused_id and focused_id.startswith("field-"):
+            self._show_hint(focused_id.removeprefix("field-"))
 
     def _show_hint(self, spec_key: str) -> None:
         spec = next((s for s in ALL_FIELDS if s.key == spec_key), None)
-        self.query_one("#form-hint", Static).update(spec.hint if spec else "")
+        self.query_one("#form-hint", Static).update(spec.hint_for(self.web) if spec else "")
 
     # -- events -------------------------------------------------------------------
 
@@ -324,6 +419,14 @@ class DestinationForm(ModalScreen[Destination | None]):
         self.focus_next()
 
     def on_descendant_focus(self, event: DescendantFocus) -> None:
+        # The focused field's label is marked by a class on its row, not by :focus-within,
+        # which left the label of the field focused before marked instead.
+        row = next((a for a in event.widget.ancestors_with_self if a.has_class("form-row")), None)
+        for marked in self.query(".form-row.-focused"):
+            if marked is not row:
+                marked.remove_class("-focused")
+        if isinstance(row, Widget):
+            row.add_class("-focused")
         widget_id = event.widget.id or ""
         if widget_id.startswith("field-"):
             self._show_hint(widget_id.removeprefix("field-"))

@@ -24,25 +24,29 @@ from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.messages import DestinationsChanged
 from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoScreen
 from tui_sender.ui.screens.destination_form import DestinationForm
-from tui_sender.ui.widgets.echo_report import selected_pairs
+from tui_sender.ui.widgets.echo_report import selected_pairs, sign_in_words
 from tui_sender.ui.widgets.key_footer import KeyFooter
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("chosen", ""),
     ("name", "Name"),
-    ("peer", "Called AE@host:port"),
+    ("kind", "Kind"),
+    ("peer", "AE@host:port or URL"),
     ("calling", "Calling AE"),
     ("workers", "Workers"),
     ("tls", "TLS"),
     ("description", "Description"),
 )
 NAME_WIDTH = 20
-PEER_WIDTH = 34
+PEER_WIDTH = 32
+KIND_WORDS = {"dimse": "DIMSE", "dicomweb": "web"}
+"""The Kind column: short, so a row still fits 80 columns up to the calling AE."""
 DESCRIPTION_WIDTH = 40
 
 EMPTY_BOOK = (
     "No destinations yet. Press n to add one: you need the PACS's AE title, host and port "
-    "(ask its administrator), and the calling AE title it knows us by."
+    "(ask its administrator), and the calling AE title it knows us by; or, for a DICOMweb "
+    "server, its base URL and how we sign in."
 )
 
 
@@ -52,8 +56,38 @@ def _cut(text: str, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+def _address(destination: Destination) -> str:
+    """The address column: ``AE@host:port``, or the URL without its scheme (the TLS column
+    says https or http; the line under the table has the URL in full)."""
+    if not destination.is_web:
+        return destination.peer_label
+    return destination.url.split("://", 1)[-1]
+
+
+def describe_web(destination: Destination) -> str:
+    """One DICOMweb destination in full, for the line under the table."""
+    d = destination
+    https = d.url.lower().startswith("https:")
+    security = "HTTPS" if https else "plain HTTP"
+    if https and not d.verify_hostname:
+        security += " (host name not checked)"
+    connections = f"{d.workers} connection{'s' if d.workers != 1 else ''}"
+    text = f"{d.name}: DICOMweb {d.url} · {connections} · {security} · {sign_in_words(d)}"
+    if d.verify is VerifyMethod.FIND:
+        text += " · verify by QIDO-RS"
+    return text + f" · {d.stow_instances} files / {d.stow_megabytes} MB per request"
+
+
 def describe(destination: Destination) -> str:
     """One destination in full, in words, for the line under the table."""
+    if destination.is_web:
+        text = describe_web(destination)
+        problems = destination.validate()
+        if problems:
+            text += f" · ✗ {problems[0]} (enter to fix)"
+        if destination.description:
+            text += f"\n{' '.join(destination.description.split())}"
+        return text
     security = "TLS" if destination.tls else "plain TCP"
     if destination.tls and not destination.verify_hostname:
         security += " (host name not checked)"
@@ -139,7 +173,8 @@ class DestinationsScreen(Screen[bool]):
             "echo",
             "Echo",
             id="destinations.echo",
-            tooltip="C-ECHO the highlighted destination; check what it accepts of the selection",
+            tooltip="Echo-test the highlighted destination (C-ECHO, or a QIDO-RS query for "
+            "DICOMweb); check what it accepts of the selection",
         ),
         Binding(
             "x,delete",
@@ -209,13 +244,16 @@ class DestinationsScreen(Screen[bool]):
 
     @staticmethod
     def _cells(destination: Destination, chosen: bool) -> list[Text]:
+        web = destination.is_web
+        tls = destination.url.lower().startswith("https:") if web else destination.tls
         return [
             Text("[x]" if chosen else "[ ]"),
             Text(_cut(destination.name, NAME_WIDTH)),
-            Text(_cut(destination.peer_label, PEER_WIDTH)),
-            Text(destination.calling_ae),
+            Text(KIND_WORDS[destination.kind], style="bold" if web else ""),
+            Text(_cut(_address(destination), PEER_WIDTH)),
+            Text("–" if web else destination.calling_ae),  # no calling AE over HTTP
             Text(str(destination.workers), justify="right"),
-            Text("yes" if destination.tls else "no"),
+            Text("yes" if tls else "no"),
             Text(_cut(destination.description, DESCRIPTION_WIDTH)),
         ]
 

@@ -310,7 +310,11 @@ class SummaryScreen(Screen[None]):
             return
         self.verifying = {
             job.name: VerificationPhase(
-                job.name, job.settings.method.value, job.settings.timeout, not_run="queued"
+                job.name,
+                job.settings.method.value,
+                job.settings.timeout,
+                not_run="queued",
+                web=job.web is not None,
             )
             for job in jobs
         }

@@ -30,6 +30,7 @@ from tui_sender.core.base import wording
 from tui_sender.core.engine.session import RunningSession, SessionResult
 from tui_sender.core.model.catalog import Study
 from tui_sender.core.model.events import (
+    AssociationClosed,
     AssociationFailed,
     AssociationOpened,
     Event,
@@ -87,13 +88,46 @@ def _level_of(event: Event) -> int:
     return logging.INFO
 
 
-def pane_line(event: Event, studies: Mapping[str, Study] | None = None) -> str | None:
+def web_connection_line(event: Event, url: str) -> str | None:
+    """A DICOMweb worker's connection event in HTTP words (None: not such an event).
+
+    The engine calls a worker's kept-alive HTTP connection its "association";
+    nothing is negotiated on it, so the pane says "connection" and no contexts.
+    """
+    if isinstance(event, AssociationOpened):
+        return (
+            f"[{event.worker}] connection {event.association_id} to {url} open, "
+            f"{event.seconds * 1000:.1f} ms"
+        )
+    if isinstance(event, AssociationFailed):
+        retry = " (will retry)" if event.retrying else ""
+        return f"[{event.worker}] connection attempt {event.attempt} failed{retry}: {event.reason}"
+    if isinstance(event, AssociationClosed):
+        how = "closed" if event.released else "dropped"
+        note = f": {event.note}" if event.note else ""
+        return (
+            f"[{event.worker}] connection {event.association_id} {how} after {event.files} "
+            f"files, {event.bytes} bytes, {event.seconds:.2f} s{note}"
+        )
+    return None
+
+
+def pane_line(
+    event: Event,
+    studies: Mapping[str, Study] | None = None,
+    web: Mapping[str, str] | None = None,
+) -> str | None:
     """The log pane's line: like the session log, but what matters first.
 
     File lines name the file by its base name, then the status and the
     reason, so a failure still reads on an 80-column terminal (the session
-    log and the summary keep the full path).
+    log and the summary keep the full path). ``web`` maps the DICOMweb
+    destinations' names to their URLs: their connections are worded as such.
     """
+    if web and isinstance(event, AssociationOpened | AssociationFailed | AssociationClosed):
+        url = web.get(event.destination)
+        if url is not None:
+            return web_connection_line(event, url)
     if isinstance(event, FileDone):
         o = event.outcome
         symbol = {"sent": "✓", "warning": "!", "failed": "✗"}.get(o.state.value, "-")
@@ -122,10 +156,13 @@ def pane_line(event: Event, studies: Mapping[str, Study] | None = None) -> str |
 
 
 def _format_line(
-    level: int, event: Event, studies: Mapping[str, Study] | None = None
+    level: int,
+    event: Event,
+    studies: Mapping[str, Study] | None = None,
+    web: Mapping[str, str] | None = None,
 ) -> str | None:
     """A log pane line with its level letter, or None for events without one."""
-    text = pane_line(event, studies)
+    text = pane_line(event, studies, web)
     return None if text is None else f"{logging.getLevelName(level)[0]} {text}"
 
 
@@ -166,6 +203,10 @@ class TransferScreen(Screen[None]):
         self._styles: dict[str, Style] = {}
         self.sub_title = "sending to " + ", ".join(t.name for t in session.targets)
         self._studies: Mapping[str, Study] = session.catalog.studies
+        self._web: dict[str, str] = {
+            t.name: t.web.url for t in session.targets if t.web is not None
+        }
+        """The DICOMweb destinations' URLs by name: their workers hold HTTP connections."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -262,7 +303,8 @@ class TransferScreen(Screen[None]):
         else:
             if isinstance(event, AssociationOpened):
                 self.query_one(TabbedLog).write_lines(
-                    negotiation_lines(event), document="negotiation"
+                    negotiation_lines(event, self._web.get(event.destination)),
+                    document="negotiation",
                 )
             elif isinstance(event, VERIFICATION_EVENTS):
                 self.query_one(VerificationBoard).take(event, time.monotonic())
@@ -274,7 +316,7 @@ class TransferScreen(Screen[None]):
         # below the level on screen, and formatting them all cost the senders.
         self._log_lines.append((level, event))
         if level >= self._log_level:
-            line = _format_line(level, event, self._studies)
+            line = _format_line(level, event, self._studies, self._web)
             if line is not None:
                 new_lines.append(line)
 
@@ -357,7 +399,7 @@ class TransferScreen(Screen[None]):
         self._log_level = LEVELS[key]
         self._pending_lines = []
         lines = (
-            _format_line(level, e, self._studies)
+            _format_line(level, e, self._studies, self._web)
             for level, e in self._log_lines
             if level >= self._log_level
         )
@@ -377,9 +419,14 @@ class TransferScreen(Screen[None]):
             if yes:
                 self.session.cancel()
 
+        held = (
+            "connections are closed"
+            if self._web and len(self._web) == len(self.session.targets)
+            else "associations are released"
+        )
         self.app.push_screen(
             YesNoScreen(
-                "Stop sending? Files in flight finish, associations are released, "
+                f"Stop sending? Files in flight finish, {held}, "
                 "and unsent files are recorded as failed (cancelled).",
                 "Cancel the transfer",
             ),

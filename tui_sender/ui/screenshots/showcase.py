@@ -1,4 +1,4 @@
-"""The real app, staged: sample studies, two sample destinations, a staged session.
+"""The real app, staged: sample studies, three sample destinations, a staged session.
 
 :class:`ShowcaseApp` differs from :class:`~tui_sender.ui.app.SenderApp` in two
 places only. It scans before its first frame, in the UI thread, because the
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.engine.prepare import PreparedSend
+from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.scanner import add_results, iter_scan
 from tui_sender.ui.app import SenderApp
@@ -44,6 +45,17 @@ DESTINATIONS = (
         workers=4,
         tls=True,
         description="Vendor-neutral archive, long-term storage",
+    ),
+    Destination(
+        name="CLOUD-WEB",
+        url="https://dicomweb.example.net/dicom-web",
+        host="dicomweb.example.net",
+        port=443,
+        username="sender",
+        password_env="CLOUD_PASSWORD",
+        workers=4,
+        verify=VerifyMethod.FIND,
+        description="Cloud DICOM store (STOW-RS), teleradiology",
     ),
 )
 

@@ -11,6 +11,11 @@ thread's later messages are then dropped, and the thread ends at its
 What would happen to each pair's files is decided by the engine's own
 router (:func:`tui_sender.core.dicom.negotiation.choose_route`), so the report and
 a real send never disagree.
+
+A DICOMweb destination is tested by a QIDO-RS query, twice on one
+connection (see :func:`tui_sender.core.engine.echo.echo`), and the report
+says so; it has nothing to negotiate (STOW-RS takes or refuses each instance
+as it is sent), so its pairs are not probed.
 """
 
 from __future__ import annotations
@@ -135,6 +140,40 @@ _STATE_ORDER = {"fails": 0, "converted": 1, "unknown": 2, "ok": 3}
 """Problems first: on a small terminal the rows that need attention must not hide below."""
 
 
+def sign_in_words(destination: Destination) -> str:
+    """How a DICOMweb destination signs us in, naming where the secret is read (never it)."""
+    d = destination
+    if d.token_env or d.token_file:
+        return f"bearer token from {f'${d.token_env}' if d.token_env else d.token_file}"
+    if d.username:
+        where = f"${d.password_env}" if d.password_env else d.password_file or "?"
+        return f"Basic as {d.username} (password from {where})"
+    return "no sign-in"
+
+
+WEB_NO_NEGOTIATION = (
+    "DICOMweb has nothing to negotiate: the server takes or refuses each file as it is sent "
+    "(STOW-RS), whatever its SOP class and transfer syntax."
+)
+
+
+def web_echo_lines(result: EchoResult, destination: Destination) -> tuple[str, str]:
+    """The verdict line and the detail lines of a DICOMweb echo (a QIDO-RS query, twice)."""
+    if not result.ok:
+        said = f"signing in: {sign_in_words(destination)}"
+        if result.failure is not None and result.failure.kind is FailureKind.REJECTED_PERMANENT:
+            said += " · check the user name, the password (or token) and the URL"
+        return f"✗ DICOMweb test failed: {result.reason}", said
+    verdict = f"✓ The DICOMweb server answered: QIDO-RS round trip {_ms(result.echo_ms)}"
+    details = [
+        f"connect + first QIDO-RS request: {_ms(result.associate_ms)}",
+        f"QIDO-RS round trip: {_ms(result.echo_ms)}",
+    ]
+    if result.peer_implementation:
+        details.append(f"server: {result.peer_implementation}")
+    return verdict, "\n".join(details)
+
+
 def echo_lines(result: EchoResult) -> tuple[str, str]:
     """The verdict line and the detail line of an echo."""
     if not result.ok:
@@ -243,9 +282,17 @@ class EchoReport(VerticalScroll):
         self.run = 0
         """Counts the runs; answers of an earlier run are ignored."""
 
+    @property
+    def web(self) -> bool:
+        """True when the destination is DICOMweb (tested by QIDO-RS, nothing to probe)."""
+        return self.destination.is_web
+
     def compose(self) -> ComposeResult:
+        d = self.destination
         yield Static(
-            f"{self.destination.peer_label}  as {self.destination.calling_ae}",
+            f"{d.peer_label}  DICOMweb · {sign_in_words(d)}"
+            if self.web
+            else f"{d.peer_label}  as {d.calling_ae}",
             id="echo-peer",
             classes="report-muted",
             markup=False,
@@ -272,7 +319,9 @@ class EchoReport(VerticalScroll):
             "",
         )
         self._set("#echo-details", "", "")
-        if self.pairs:
+        if self.web:
+            self._set("#probe-title", WEB_NO_NEGOTIATION, "report-muted")
+        elif self.pairs:
             files = sum(p.files for p in self.pairs)
             self._set(
                 "#probe-title",
@@ -297,7 +346,7 @@ class EchoReport(VerticalScroll):
         worker = get_current_worker()
         answered = echo(destination, timeout=ECHO_WAIT_CAP)
         self.post_message(self.EchoAnswered(run, answered))
-        if worker.is_cancelled or not pairs:
+        if worker.is_cancelled or not pairs or destination.is_web:
             return
         if not worth_probing(answered):
             return
@@ -310,15 +359,18 @@ class EchoReport(VerticalScroll):
         if message.run != self.run:
             return
         self.echo_result = result = message.result
-        verdict, details = echo_lines(result)
+        if self.web:
+            verdict, details = web_echo_lines(result, self.destination)
+        else:
+            verdict, details = echo_lines(result)
         self._set("#echo-verdict", verdict, "-ok" if result.ok else "-fails")
         self._set("#echo-details", details, "report-muted")
-        probing = bool(self.pairs) and worth_probing(result)
+        probing = bool(self.pairs) and worth_probing(result) and not self.web
         if probing:
             self._set("#probe-title", "Asking which of the selected pairs it accepts…", "")
         else:
             self.query_one("#echo-loading").display = False
-            if self.pairs:
+            if self.pairs and not self.web:
                 self._set(
                     "#probe-title",
                     "Not asked which SOP classes it accepts: the echo did not get through.",

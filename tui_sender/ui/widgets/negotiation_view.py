@@ -24,8 +24,15 @@ REJECTED = re.compile(r"\d+ rejected")
 CONTEXT_INDENT = "   "
 
 
-def negotiation_lines(event: AssociationOpened) -> list[str]:
-    """A heading for the association, then one line per proposed context."""
+def negotiation_lines(event: AssociationOpened, web_url: str | None = None) -> list[str]:
+    """A heading for the association, then one line per proposed context.
+
+    A DICOMweb worker's connection (``web_url`` given) negotiates nothing, so it
+    gets the heading alone: listing every context as accepted would claim an
+    answer the server never gave (it answers per instance, as each is stored).
+    """
+    if web_url is not None:
+        return [f"{event.association_id} {event.worker} → {web_url}  HTTP: nothing to negotiate"]
     lines = [
         f"{event.association_id} {event.worker} → {event.peer}  max PDU {event.max_pdu}  "
         f"{len(event.accepted)} accepted, {len(event.rejected)} rejected"

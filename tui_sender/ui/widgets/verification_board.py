@@ -33,6 +33,15 @@ DOUBTFUL = ("commit-failed", "missing", "unconfirmed")
 METHOD_WORDS = {"commitment": "storage commitment", "find": "C-FIND"}
 SHORT_METHOD_WORDS = {"commitment": "commitment", "find": "C-FIND"}
 """The methods on the dashboard's lines, where 80 columns hold little."""
+WEB_METHOD_WORDS = {"find": "QIDO-RS"}
+"""A DICOMweb destination's "find" is a QIDO-RS query of each series, not a C-FIND."""
+
+
+def method_words(method: str, *, web: bool = False, short: bool = False) -> str:
+    """A verification method in words, as the destination's kind does it."""
+    if web and method in WEB_METHOD_WORDS:
+        return WEB_METHOD_WORDS[method]
+    return (SHORT_METHOD_WORDS if short else METHOD_WORDS).get(method, method)
 
 
 VerificationEvent = VerificationStarted | VerificationProgress | VerificationFinished
@@ -65,6 +74,8 @@ class VerificationPhase:
     finished: VerificationFinished | None = None
     not_run: str = ""
     """Why it never started (nothing stored, cancelled), once the session ended."""
+    web: bool = False
+    """A DICOMweb destination: "find" is worded as QIDO-RS."""
 
     @property
     def running(self) -> bool:
@@ -99,14 +110,14 @@ class VerificationPhase:
         Short enough for an 80-column terminal: the numbers come first, and the
         log pane has the long form of the start and the end.
         """
-        how = SHORT_METHOD_WORDS.get(self.method, self.method)
+        how = method_words(self.method, web=self.web, short=True)
         if self.finished is not None:
             f = self.finished
             if f.error:
                 return f"{how}: {f.error}"
             return f"{how}: {wording.verification_result(f.counts, f.method)} · {f.seconds:.1f} s"
         if self.started_at is None:
-            return self.not_run or f"{METHOD_WORDS.get(self.method, how)} after the last file"
+            return self.not_run or f"{method_words(self.method, web=self.web)} after the last file"
         elapsed = f"{max(0.0, now - self.started_at):.0f} s"
         things = wording.count(self.instances, "instance", "instances")
         if not self.total:
@@ -149,7 +160,9 @@ class VerificationBoard(StatusLines):
     def __init__(self, targets: Iterable[TransferTarget], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.phases = {
-            t.name: VerificationPhase(t.name, t.verify.method.value, t.verify.timeout)
+            t.name: VerificationPhase(
+                t.name, t.verify.method.value, t.verify.timeout, web=t.web is not None
+            )
             for t in targets
             if t.verify.method is not VerifyMethod.NONE
         }

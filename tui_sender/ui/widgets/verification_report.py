@@ -22,7 +22,7 @@ from tui_sender.core.base import wording
 from tui_sender.core.model.recorded_path import display_path, path_from_record
 from tui_sender.core.verify.stage import not_proven
 from tui_sender.ui.palette import palette
-from tui_sender.ui.widgets.verification_board import DOUBTFUL, METHOD_WORDS
+from tui_sender.ui.widgets.verification_board import DOUBTFUL, method_words
 
 UNVERIFIED_SHOWN = 200
 """Rows of the not-verified table; a line says how many more the record holds."""
@@ -37,7 +37,7 @@ def destination_line(dest: Mapping[str, Any]) -> tuple[str, str]:
     """A verified destination's result in words, and its kind: ok, doubtful, failed, not-run."""
     name = str(dest.get("name", ""))
     method = str(dest.get("verify", ""))
-    how = METHOD_WORDS.get(method, method)
+    how = method_words(method, web=dest.get("kind") == "dicomweb")
     if dest.get("verify_error"):
         return f"{name} · {how} could not run: {dest['verify_error']}", "failed"
     counts = dest.get("verified")

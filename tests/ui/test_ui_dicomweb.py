@@ -137,7 +137,7 @@ async def test_add_a_dicomweb_destination_by_keyboard(tmp_path: Path) -> None:
         await pilot.press(*"alice")
         assert "needs password_env or password_file" in problem_text(form, "username")
         await pilot.press("tab", *"s3cret pass!")
-        assert "NAME of an environment variable" in problem_text(form, "password_env")
+        assert "name of an environment variable" in problem_text(form, "password_env")
         assert "s3cret" not in problem_text(form, "password_env")
         await pilot.press("ctrl+s")
         assert app.screen is form, "saved a password where its variable's name goes"

@@ -65,6 +65,9 @@ def test_credentials_need_both_halves_and_never_the_secret_itself() -> None:
                for p in Destination.for_url("http://a/b", username="bob").validate())  # fmt: skip
     both = Destination.for_url("http://a/b", username="b", password_env="P", token_env="T")
     assert any("not both" in p for p in both.validate())
+    typed = Destination.for_url("http://a/b", username="b", password_env="hunter 2!").validate()
+    assert any("never the secret itself" in p for p in typed)
+    assert not any("hunter" in p for p in typed)
 
 
 def test_basic_and_bearer_headers_come_from_the_environment_or_an_owner_only_file(

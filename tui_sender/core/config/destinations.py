@@ -370,6 +370,14 @@ class Destination:
             )
         if has_password and has_token:
             problems.append("give a Basic password or a bearer token, not both")
+        for key in ("password_env", "token_env"):
+            value = getattr(self, key)
+            if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+                # Not quoted: it may be the secret itself, typed in the wrong place.
+                problems.append(
+                    f"{key} must be the name of an environment variable (letters, digits and "
+                    "_, no $), never the secret itself"
+                )
         for key in ("password_file", "token_file"):
             value = getattr(self, key)
             if value and not Path(value).expanduser().is_file():

@@ -147,6 +147,7 @@ class AssociationKeeper:
                     self.emit(
                         AssociationFailed(
                             worker=self.worker,
+                            unit=self.target.worker_unit,
                             destination=self.target.name,
                             reason=exc.message,
                             retrying=False,
@@ -168,6 +169,7 @@ class AssociationKeeper:
                 self.emit(
                     AssociationFailed(
                         worker=self.worker,
+                        unit=self.target.worker_unit,
                         destination=self.target.name,
                         reason=exc.message,
                         retrying=retrying,
@@ -214,7 +216,8 @@ class AssociationKeeper:
                 worker=self.worker,
                 association_id=association_id or "-",
                 destination=self.target.name,
-                peer=self.target.link.peer,
+                peer=self.target.peer,
+                unit=self.target.worker_unit,
                 max_pdu=max_pdu,
                 contexts=results,
                 seconds=time.monotonic() - started,
@@ -288,5 +291,6 @@ class AssociationKeeper:
                 bytes=link.bytes_sent,
                 seconds=time.monotonic() - self._link_opened,
                 note=note,
+                unit=self.target.worker_unit,
             )
         )

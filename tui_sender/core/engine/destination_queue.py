@@ -70,8 +70,9 @@ class DestinationQueue:
         self._more = threading.Condition(self._lock)
         self._open = open_ended
         self._running: set[str] = set()
-        peer = target.web.url if target.web is not None else target.link.peer
-        self.breaker = Breaker(target.retry.breaker_threshold, target.retry.breaker_pause, peer)
+        self.breaker = Breaker(
+            target.retry.breaker_threshold, target.retry.breaker_pause, target.peer
+        )
         self.dead_reason: str | None = None
         self.established = 0
         self.attempted = False

@@ -87,14 +87,18 @@ class SendPlan:
         ]
         for d in self.destinations:
             t = d.target
-            line = f"→ {t.name}: {t.link.peer} as {t.link.calling_ae}"
-            line += ", TLS" if t.link.tls_context is not None else ""
+            if t.web is not None:
+                line = f"→ {t.name}: DICOMweb {t.web.url}"
+                line += f", {t.web.credentials.describe()}" if t.web.credentials else ""
+            else:
+                line = f"→ {t.name}: {t.link.peer} as {t.link.calling_ae}"
+                line += ", TLS" if t.link.tls_context is not None else ""
             if not d.files:
                 line += ": nothing to send"
             else:
                 if d.files != n:
                     line += f": {wording.count(d.files, 'file')} ({wording.size(d.bytes)})"
-                line += f", {wording.count(d.associations, 'association')}"
+                line += f", {wording.count(d.associations, t.worker_unit)}"
             if d.already_stored:
                 line += f"; {len(d.already_stored)} already stored there, skipped"
             out.append(line)

@@ -67,6 +67,16 @@ class TransferTarget:
     web: WebSettings | None = None
     """A DICOMweb destination's settings (its transport is STOW-RS; verified by QIDO-RS)."""
 
+    @property
+    def peer(self) -> str:
+        """How messages name the destination: ``AE@host:port``, or a DICOMweb URL."""
+        return self.web.url if self.web is not None else self.link.peer
+
+    @property
+    def worker_unit(self) -> str:
+        """What one worker holds open: an "association", or a DICOMweb "connection"."""
+        return "connection" if self.web is not None else "association"
+
     def connector(self) -> Transport:
         """The transport the workers open associations through."""
         return self.transport if self.transport is not None else DimseTransport(self.link)

@@ -79,11 +79,13 @@ class AssociationOpened(Event):
     association_id: str
     destination: str
     peer: str
-    """``AE@host:port`` of the peer."""
+    """``AE@host:port`` of the peer (DICOMweb: its URL)."""
     max_pdu: int
     """The peer's maximum PDU length (0: unlimited)."""
     contexts: tuple[ContextResult, ...]
     seconds: float
+    unit: str = "association"
+    """"connection" for a DICOMweb destination: an HTTP connection, nothing negotiated."""
 
     @property
     def accepted(self) -> tuple[ContextResult, ...]:
@@ -105,6 +107,8 @@ class AssociationFailed(Event):
     reason: str
     retrying: bool
     attempt: int
+    unit: str = "association"
+    """"connection" for a DICOMweb destination."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +123,8 @@ class AssociationClosed(Event):
     bytes: int
     seconds: float
     note: str = ""
+    unit: str = "association"
+    """"connection" for a DICOMweb destination."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

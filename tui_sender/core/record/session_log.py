@@ -215,6 +215,11 @@ def describe(event: Event) -> str | None:
             f"[{event.worker}] {head} {display_path(o.path)}{detail}{status}{ts}{conv} "
             f"{o.association_id}{reason}"
         )
+    if isinstance(event, AssociationOpened) and event.unit != "association":
+        return (
+            f"[{event.worker}] {event.unit} {event.association_id} to {event.peer} open, "
+            f"{event.seconds * 1000:.1f} ms"
+        )
     if isinstance(event, AssociationOpened):
         lines = [
             f"[{event.worker}] association {event.association_id} with {event.peer}: "
@@ -230,12 +235,16 @@ def describe(event: Event) -> str | None:
         return "\n".join(lines)
     if isinstance(event, AssociationFailed):
         retry = " (will retry)" if event.retrying else ""
-        return f"[{event.worker}] association attempt {event.attempt} failed{retry}: {event.reason}"
+        return (
+            f"[{event.worker}] {event.unit} attempt {event.attempt} failed{retry}: {event.reason}"
+        )
     if isinstance(event, AssociationClosed):
         how = "released" if event.released else "aborted"
+        if event.unit != "association":
+            how = "closed" if event.released else "dropped"
         note = f": {event.note}" if event.note else ""
         return (
-            f"[{event.worker}] association {event.association_id} {how} after {event.files} "
+            f"[{event.worker}] {event.unit} {event.association_id} {how} after {event.files} "
             f"files, {event.bytes} bytes, {event.seconds:.2f} s{note}"
         )
     if isinstance(event, FileRetrying):

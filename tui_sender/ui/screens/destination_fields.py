@@ -16,7 +16,6 @@ environment variable or the file that holds it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -416,10 +415,6 @@ COMMITMENT_ONLY = frozenset(
 """Fields that only matter with ``verify = "commitment"``: the form hides them otherwise
 (unless they hold a problem), so an 80x24 form is not longer than it needs to be."""
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-"""What an environment variable's name looks like (POSIX): a password typed into the
-"Password var" field instead of its variable's name almost never does."""
-
 _DEFAULTS = Destination(name="")
 
 
@@ -427,17 +422,6 @@ def inapplicable_value(key: str) -> object:
     """What a field of the other kind is saved as: its default, so a DICOMweb entry carries
     no AE title or max PDU, and a DIMSE entry no user name."""
     return getattr(_DEFAULTS, key)
-
-
-def env_name_problems(key: str, value: str) -> list[str]:
-    """A ``password_env`` / ``token_env`` that is not a variable name (perhaps the secret
-    itself); the message never repeats the value."""
-    if not value or ENV_NAME.fullmatch(value):
-        return []
-    return [
-        f"{key} must be the NAME of an environment variable (letters, digits and _, no $), "
-        "never the secret itself"
-    ]
 
 
 _PROBLEM_PREFIXES: tuple[tuple[str, str], ...] = tuple(

@@ -43,7 +43,6 @@ from tui_sender.ui.screens.destination_fields import (
     DestinationKind,
     FieldSpec,
     choices_for,
-    env_name_problems,
     field_of_problem,
     inapplicable_value,
     parse_field,
@@ -300,11 +299,6 @@ class DestinationForm(ModalScreen[Destination | None]):
             if key in problems:
                 continue  # the parse error says it better than the fallback value's check
             problems.setdefault(key or "", []).append(problem)
-        for key in ("password_env", "token_env"):
-            if web and key not in problems:
-                found = env_name_problems(key, str(values[key]))
-                if found:
-                    problems[key] = found
         if destination.name in self.taken_names:
             problems.setdefault("name", []).append(
                 f"a destination named {destination.name!r} already exists"

@@ -5,9 +5,11 @@ Run it from the repository root with ``python -m bench.run`` (see
 
 * :mod:`bench.run`: the command line and the order of the runs;
 * :mod:`bench.datasets`: the data sets, generated once and cached in ``bench/data``;
-* :mod:`bench.receivers`: storescp (disk or ``--ignore``) and Orthanc, fresh per run;
+* :mod:`bench.receivers`: storescp (disk or ``--ignore``), Orthanc (also with its
+  DICOMweb plugin) and the scripted STOW-RS server, fresh per run;
 * :mod:`bench.senders`: the command lines of each sender and how to read their reports;
 * :mod:`bench.pynetdicom_nodelay`: pynetdicom's storescu app with ``TCP_NODELAY`` on;
+* :mod:`bench.dicomweb_client_send`: STOW-RS with dicomweb-client, as its users write it;
 * :mod:`bench.children`: running sender processes with wall time, CPU and peak RSS;
 * :mod:`bench.runner`: one run: fresh receiver, sender, measurement, verdict;
 * :mod:`bench.results`: one run's numbers, medians over repeats, ratios;

@@ -53,6 +53,38 @@ def check_bars(rows: list[SummaryRow]) -> list[BarCheck]:
         checks += _ignore_vs_storescu(of_set, dataset)
         checks += _orthanc_best_vs_best(of_set, dataset)
         checks += _app_vs_headless(of_set, dataset)
+        checks += _web_best_vs_best(of_set, dataset)
+    return checks
+
+
+TUI_WEB_PREFIX = "tui-web-"
+DICOMWEB_CLIENT_PREFIX = "dicomweb-client"
+WEB_FASTER_AT_LEAST = 1.5
+
+
+def _web_best_vs_best(rows: list[SummaryRow], dataset: str) -> list[BarCheck]:
+    """By STOW-RS, tui-sender's best wall time at least 1.5x faster than dicomweb-client's
+    best, into the same DICOMweb receiver: its best of one process (batch sizes as run), and
+    its best of all, parallel processes included (when any ran).
+
+    Both send the whole set, so the ratio of their images/s is that of their wall times.
+    """
+    checks = []
+    for receiver in dict.fromkeys(r.receiver for r in rows):
+        into = [r for r in rows if r.receiver == receiver]
+        ours = _best((r for r in into if r.sender.startswith(TUI_WEB_PREFIX)), _images)
+        clients = [r for r in into if r.sender.startswith(DICOMWEB_CLIENT_PREFIX)]
+        single = _best((r for r in clients if "-x" not in r.sender), _images)
+        overall = _best(clients, _images)
+        for theirs, which in ((single, "1 process"), (overall, "any N")):
+            if ours is None or theirs is None or (which == "any N" and theirs is single):
+                continue
+            bar = f"tui-web >= {WEB_FASTER_AT_LEAST}x dicomweb-client ({which})"
+            checks.append(
+                _check(
+                    bar, dataset, receiver, ours, theirs, WEB_FASTER_AT_LEAST, _images, "wall time"
+                )
+            )
     return checks
 
 

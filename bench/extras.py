@@ -10,7 +10,10 @@ scale.
 The big-file run (``--big``) writes one multi-frame XA object of about
 2 GB (cached like the data sets) and sends it to ``storescp --ignore`` with
 ``tui-sender -t 1`` and DCMTK ``storescu``: the point is peak memory, which
-must stay at a few megabytes of buffers, not the file's size.
+must stay at a few megabytes of buffers, not the file's size. STOW-RS
+senders among ``--big-senders`` (``tui-web-t1``, ``dicomweb-client-1``) send
+it to the scripted ``stow-server`` instead (``KEY@orthanc-web``: to Orthanc's
+DICOMweb plugin).
 """
 
 from __future__ import annotations
@@ -18,20 +21,27 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.children import run_measured
 from bench.datasets import DataSet, warm_page_cache
+from bench.receivers import known_receiver
 from bench.runner import RunSettings, run_one
-from bench.senders import parse_sender, tui_environment
+from bench.senders import SenderSpec, parse_sender, runs_against, tui_environment
 from peers.dcmtk import dcmtk_environment, file_pairs, find_dcmtk_tool
 from tui_sender.core.scan.scanner import scan_paths
 from tui_sender.demo.samples.data import write_large_multiframe
 
 SCAN_TIMEOUT = 600.0
 BIG_SENDERS = ("tui-t1", "storescu")
+BIG_DIMSE_RECEIVER = "storescp-ignore"
+BIG_WEB_RECEIVER = "stow-server"
+"""Where STOW-RS senders send the big file by default: Orthanc 1.10 took tui-sender's
+2 GB request (Content-Length) in about 30 s, but dicomweb-client's (chunked transfer
+encoding, 1 MB chunks) for 6.5 minutes and then answered without storing it."""
 _DCMDUMP_TAG_LINE = re.compile(r"^\(0008,0018\) UI ", re.MULTILINE)
 
 
@@ -104,7 +114,9 @@ def _dcmdump(dataset: DataSet, log_dir: Path) -> ScanSpeed:
 @dataclass(frozen=True)
 class BigFileResult:
     label: str
+    receiver: str
     mb: float
+    wall_s: float
     mb_per_s: float
     cpu_s: float
     rss_mb: float
@@ -133,16 +145,36 @@ def big_file_dataset(data_dir: Path, gigabytes: float, seed: int = 0) -> DataSet
     )
 
 
-def measure_big_file(dataset: DataSet, settings: RunSettings) -> list[BigFileResult]:
-    """Send the big file with each of :data:`BIG_SENDERS` into storescp --ignore."""
+def big_sender(entry: str, web_receiver: str) -> tuple[SenderSpec, str]:
+    """``KEY`` or ``KEY@RECEIVER`` of ``--big-senders``: the sender, and where it sends (by
+    default storescp --ignore for DIMSE senders, ``web_receiver`` for STOW-RS ones)."""
+    key, _, receiver = entry.partition("@")
+    spec = parse_sender(key)
+    receiver = receiver.strip() or (web_receiver if spec.web else BIG_DIMSE_RECEIVER)
+    if not known_receiver(receiver) or not runs_against(spec, receiver):
+        raise ValueError(f"--big-senders {entry!r}: {spec.key} cannot send to {receiver!r}")
+    return spec, receiver
+
+
+def measure_big_file(
+    dataset: DataSet,
+    settings: RunSettings,
+    *,
+    senders: Sequence[str] = BIG_SENDERS,
+    web_receiver: str = BIG_WEB_RECEIVER,
+) -> list[BigFileResult]:
+    """Send the big file with each of ``senders`` (see :func:`big_sender`)."""
     warm_page_cache(dataset.files)
     results = []
-    for key in BIG_SENDERS:
-        run = run_one(dataset, "storescp-ignore", parse_sender(key), 0, settings)
+    for entry in senders:
+        spec, receiver = big_sender(entry, web_receiver)
+        run = run_one(dataset, receiver, spec, 0, settings)
         results.append(
             BigFileResult(
                 label=run.label,
+                receiver=receiver,
                 mb=dataset.mb,
+                wall_s=run.wall_s,
                 mb_per_s=run.mb_per_s,
                 cpu_s=run.cpu_s,
                 rss_mb=run.rss_sum_mb,

@@ -20,6 +20,15 @@
 * ``orthanc``: Orthanc with a temporary configuration (``DicomThreadsCount``
   4 by default) and an empty storage and index; what it stored is its
   ``CountInstances``.
+* ``orthanc-web``: the same Orthanc with its DICOMweb plugin loaded
+  (``libOrthancDicomWeb.so``, root ``/dicom-web/``): STOW-RS senders post to
+  ``{base_url}/dicom-web``, DIMSE senders still reach its DICOM port, and
+  ``CountInstances`` counts both.
+* ``stow-server``: the scripted STOW-RS server of the tests
+  (:class:`~peers.stow_server.StowServer`, ``keep_files=False``), in the
+  bench's own process: it streams each part to disk, hashes it, reads its
+  UIDs and deletes it. For STOW-RS senders only; what it stored is the
+  instances it answered as stored.
 
 A fresh receiver per run costs a few seconds for Orthanc but keeps runs
 independent: no run indexes into a database the previous one filled, and
@@ -39,13 +48,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peers.dcmtk import DcmtkStoreSCP
-from peers.orthanc import OrthancServer
+from peers.orthanc import DICOMWEB_ROOT, OrthancServer
 from peers.processes import LOOPBACK
 from peers.pynetdicom_scp import ScriptedSCP
+from peers.stow_server import StowServer
 from peers.wan_proxy import WanProxy
 
-RECEIVER_NAMES = ("storescp", "storescp-ram", "storescp-ignore", "orthanc", "wanN", "wanN-windowG")
+RECEIVER_NAMES = (
+    "storescp",
+    "storescp-ram",
+    "storescp-ignore",
+    "orthanc",
+    "orthanc-web",
+    "stow-server",
+    "wanN",
+    "wanN-windowG",
+)
 _WAN = re.compile(r"^wan(\d+)(?:-window(\d+))?$")
+WEB_RECEIVERS = frozenset({"orthanc-web", "stow-server"})
+"""Receivers with a DICOMweb (STOW-RS) URL."""
+WEB_ONLY_RECEIVERS = frozenset({"stow-server"})
+"""Receivers without a DICOM port."""
 
 
 def known_receiver(name: str) -> bool:
@@ -71,14 +94,26 @@ class ReceiverRun:
     declare_listener: Callable[[str, int], None] | None = field(default=None, repr=False)
     """Tell the receiver where our storage commitment listener is (AE title, port on
     127.0.0.1); None: the receiver is no storage commitment SCP."""
+    url: str = ""
+    """The DICOMweb base URL STOW-RS senders post to (empty: the receiver has none)."""
 
 
 @contextmanager
 def open_receiver(name: str, work_dir: Path, *, orthanc_threads: int = 4) -> Iterator[ReceiverRun]:
     """Start receiver ``name`` for one run; stop it (by PID) and delete what it stored on exit."""
-    if name == "orthanc":
-        with _orthanc(orthanc_threads) as run:
+    if name in ("orthanc", "orthanc-web"):
+        with _orthanc(orthanc_threads, web=name == "orthanc-web") as run:
             yield run
+    elif name == "stow-server":
+        with StowServer(keep_files=False) as server:
+            yield ReceiverRun(
+                name,
+                server.port,
+                "",
+                "scripted STOW-RS server (peers.stow_server, keep_files=False), in-process",
+                lambda expected: len(server.received),
+                url=server.url,
+            )
     elif name in ("storescp", "storescp-ignore"):
         with _storescp(work_dir, ignore=name == "storescp-ignore") as run:
             yield run
@@ -92,15 +127,17 @@ def open_receiver(name: str, work_dir: Path, *, orthanc_threads: int = 4) -> Ite
             yield run
     elif (wan := _WAN.match(name)) is not None and wan.group(2) is not None:
         delay, window = int(wan.group(1)) / 1000, int(wan.group(2))
-        scp = ScriptedSCP(grant_outstanding=window, keep_in_memory=False, max_associations=64)
-        with scp, WanProxy(scp.port, delay=delay) as proxy:
+        window_scp = ScriptedSCP(
+            grant_outstanding=window, keep_in_memory=False, max_associations=64
+        )
+        with window_scp, WanProxy(window_scp.port, delay=delay) as proxy:
             yield ReceiverRun(
                 name,
                 proxy.port,
-                scp.ae_title,
+                window_scp.ae_title,
                 f"pynetdicom SCP granting {window} outstanding, "
                 f"behind {delay * 1000:g} ms each way",
-                lambda expected: len(scp.stored()),
+                lambda expected: len(window_scp.stored()),
             )
     elif (wan := _WAN.match(name)) is not None:
         delay = int(wan.group(1)) / 1000
@@ -154,8 +191,8 @@ def _folder_counter(folder: Path) -> Callable[[int], int | None]:
 
 
 @contextmanager
-def _orthanc(threads: int) -> Iterator[ReceiverRun]:
-    server = OrthancServer(dicom_threads=threads)
+def _orthanc(threads: int, *, web: bool = False) -> Iterator[ReceiverRun]:
+    server = OrthancServer(dicom_threads=threads, dicomweb=web)
     try:
         # Orthanc's DICOM side is DCMTK: without TCP_NODELAY=1 in its environment
         # every C-STORE response waits for a delayed ACK (1,000 small files: 44 s
@@ -163,13 +200,16 @@ def _orthanc(threads: int) -> Iterator[ReceiverRun]:
         with _environment("TCP_NODELAY", "1"):
             server.start()
         description = f"Orthanc (DicomThreadsCount {threads}, fresh storage, TCP_NODELAY=1)"
+        if web:
+            description += f", DICOMweb plugin at {DICOMWEB_ROOT}/"
         yield ReceiverRun(
-            "orthanc",
+            "orthanc-web" if web else "orthanc",
             server.dicom_port,
             server.ae_title,
             description,
             lambda expected: server.instance_count(),
             declare_listener=lambda ae, port: server.declare_modality("tui", ae, port),
+            url=server.dicomweb_url if web else "",
         )
     finally:
         server.cleanup()

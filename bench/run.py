@@ -30,9 +30,12 @@ from bench import REPO_ROOT
 from bench.bars import check_bars
 from bench.datasets import SET_NAMES, DataSet, DataSetSpec, ensure_dataset, warm_page_cache
 from bench.extras import (
+    BIG_SENDERS,
+    BIG_WEB_RECEIVER,
     BigFileResult,
     ScanSpeed,
     big_file_dataset,
+    big_sender,
     measure_big_file,
     measure_scan_speed,
 )
@@ -44,12 +47,19 @@ from bench.report import (
     print_big_file,
     print_dataset_table,
     print_scan_speed,
+    print_web_table,
 )
 from bench.results import RunResult, summarize
 from bench.runner import RunSettings, run_one
-from bench.senders import DEFAULT_SENDERS, SenderSpec, SubsetLimits, parse_sender
+from bench.senders import (
+    DEFAULT_SENDERS,
+    SenderSpec,
+    SubsetLimits,
+    parse_sender,
+    runs_against,
+)
 from peers.dcmtk import find_dcmtk_tool
-from peers.orthanc import find_orthanc
+from peers.orthanc import DICOMWEB_PLUGIN, find_orthanc, has_dicomweb_plugin
 
 BENCH_DIR = REPO_ROOT / "bench"
 QUICK_SCALE = 0.1
@@ -87,13 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--receivers",
         default="storescp,storescp-ignore,orthanc",
         help="comma-separated: storescp (writes to disk), storescp-ram (writes to tmpfs), "
-        "storescp-ignore, orthanc, wanN (storescp --ignore behind N ms each way, e.g. wan25)",
+        "storescp-ignore, orthanc, orthanc-web (Orthanc with its DICOMweb plugin), "
+        "stow-server (scripted STOW-RS server), wanN (storescp --ignore behind N ms each way, "
+        "e.g. wan25)",
     )
     parser.add_argument(
         "--senders",
         default=",".join(DEFAULT_SENDERS),
         help="comma-separated: storescu, storescu-xN (N processes), pynetdicom, "
-        "pynetdicom-nodelay, tui-tN",
+        "pynetdicom-nodelay, tui-tN; STOW-RS (into orthanc-web, stow-server): tui-web-tN, "
+        "tui-web-tN-iB (B instances per request), dicomweb-client-1, dicomweb-client-bB-xN "
+        "(B per store_instances call, N processes)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each combination")
     parser.add_argument(
@@ -120,6 +134,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="also send one multi-frame file of --big-gb GB (needs that much disk)",
     )
     parser.add_argument("--big-gb", type=float, default=2.0, help="size of the --big file")
+    parser.add_argument(
+        "--big-senders",
+        default=",".join(BIG_SENDERS),
+        help="senders of the --big file: DIMSE ones into storescp --ignore, STOW-RS ones "
+        "(tui-web-tN, dicomweb-client-1) into --big-web-receiver; KEY@RECEIVER for another "
+        f"receiver (default {','.join(BIG_SENDERS)})",
+    )
+    parser.add_argument(
+        "--big-web-receiver",
+        default=BIG_WEB_RECEIVER,
+        choices=("orthanc-web", "stow-server"),
+        help="where STOW-RS senders send the --big file (default stow-server; "
+        "KEY@RECEIVER in --big-senders sends one sender elsewhere)",
+    )
     return parser
 
 
@@ -145,6 +173,14 @@ def _check_options(args: argparse.Namespace) -> tuple[list[str], list[str], list
     senders = list({spec.key: spec for spec in map(parse_sender, _names(args.senders))}.values())
     if not (sets and receivers and senders):
         raise ValueError("need at least one set, one receiver and one sender")
+    for spec in senders:
+        if not any(runs_against(spec, name) for name in receivers):
+            kind = "a DICOMweb receiver (orthanc-web, stow-server)" if spec.web else "a DICOM one"
+            raise ValueError(f"sender {spec.key} needs {kind} among --receivers")
+    big_runs = [big_sender(e, args.big_web_receiver) for e in _names(args.big_senders)]
+    web_orthanc = "orthanc-web" in receivers or (
+        args.big and any(name == "orthanc-web" for _, name in big_runs)
+    )
     if args.repeat < 1:
         raise ValueError("--repeat must be at least 1")
     needed = set()
@@ -153,10 +189,14 @@ def _check_options(args: argparse.Namespace) -> tuple[list[str], list[str], list
     if args.big or any(spec.family == "storescu" for spec in senders):
         needed.add("storescu")
     missing = [tool for tool in sorted(needed) if not find_dcmtk_tool(tool)]
-    if "orthanc" in receivers and not find_orthanc():
+    if ("orthanc" in receivers or web_orthanc) and not find_orthanc():
         missing.append("Orthanc")
+    if web_orthanc and not has_dicomweb_plugin():
+        missing.append(f"Orthanc's DICOMweb plugin ({DICOMWEB_PLUGIN})")
     if missing:
-        raise ValueError(f"not installed: {', '.join(missing)} (apt-get install dcmtk orthanc)")
+        raise ValueError(
+            f"not installed: {', '.join(missing)} (apt-get install dcmtk orthanc orthanc-dicomweb)"
+        )
     return sets, receivers, senders
 
 
@@ -199,7 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             scan = measure_scan_speed(tiny, work_dir / "scan")
         if args.big:
             err.print(f"big file ({args.big_gb:g} GB) ...", markup=False)
-            big = measure_big_file(big_file_dataset(args.data_dir, args.big_gb), settings)
+            big = measure_big_file(
+                big_file_dataset(args.data_dir, args.big_gb),
+                settings,
+                senders=_names(args.big_senders),
+                web_receiver=args.big_web_receiver,
+            )
     except KeyboardInterrupt:
         interrupted = True
         err.print("interrupted: reporting what was measured so far", markup=False)
@@ -211,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if of_set:
             print_dataset_table(console, dataset, of_set, args.repeat)
     checks = check_bars(rows)
+    print_web_table(console, datasets, rows)
     print_bars(console, checks)
     print_scan_speed(console, scan)
     print_big_file(console, big)
@@ -257,7 +303,8 @@ def _run_matrix(
     Repeats are the outer loop (so a slow drift of the machine spreads over
     every sender), and the sender order rotates by one each repeat.
     """
-    total = repeats * len(datasets) * len(receivers) * len(senders)
+    pairs = sum(runs_against(spec, name) for name in receivers for spec in senders)
+    total = repeats * len(datasets) * pairs
     done = 0
     for repeat in range(repeats):
         shift = repeat % len(senders)
@@ -265,7 +312,7 @@ def _run_matrix(
         for dataset in datasets:
             warm_page_cache(dataset.files)
             for receiver in receivers:
-                for spec in order:
+                for spec in (s for s in order if runs_against(s, receiver)):
                     done += 1
                     result = run_one(dataset, receiver, spec, repeat, settings)
                     results.append(result)

@@ -19,10 +19,20 @@
 * ``app-t1``, ``app-tN``: the same send through the app, driven by keys in a
   pseudo-terminal (:mod:`bench.tui_driver`), which also times key presses
   while files are sent.
+* STOW-RS senders, only into a receiver with a DICOMweb URL (``orthanc-web``,
+  ``stow-server``): ``tui-web-tN`` is ``tui-sender send --url URL -t N`` (its
+  defaults: 50 instances or 32 MB per request); ``tui-web-tN-iB`` sets
+  ``stow_instances = B`` through an address book file (``--config FILE
+  --dest bench``). ``dicomweb-client-1`` is dicomweb-client's
+  ``store_instances`` with one data set per call, one process
+  (:mod:`bench.dicomweb_client_send`); ``dicomweb-client-bB`` puts B data sets
+  in each call, and ``-xN`` runs N such processes, each with its share of
+  the study folders (as ``storescu-xN``).
 
 Every sender's own report is parsed: the storescu-style log lines
 "Received Store Response (Success ...)" for DCMTK and pynetdicom (``-v``),
-the summary's ``sent + warning`` for tui-sender. Whether the receiver really
+the summary's ``sent + warning`` for tui-sender, the instances the STOW-RS
+responses referenced for dicomweb-client. Whether the receiver really
 has the files is checked separately (see :mod:`bench.receivers`).
 """
 
@@ -40,7 +50,8 @@ from typing import Any
 from bench import REPO_ROOT
 from bench.children import MeasuredRun
 from bench.datasets import DataSet, balanced_groups, sample_subset
-from bench.receivers import ReceiverRun
+from bench.dicomweb_client_send import REPORT_PREFIX as DICOMWEB_CLIENT_REPORT
+from bench.receivers import WEB_ONLY_RECEIVERS, WEB_RECEIVERS, ReceiverRun
 from peers.dcmtk import dcmtk_environment, storescu_command, storescu_profile
 from peers.processes import free_port
 
@@ -69,6 +80,10 @@ _SENDER_KEY = re.compile(
     r"^(storescu|tui|app)(?:-[xt](\d+))?(?:-p(\d+))?(?:-(commit|find))?$"
     r"|^pynetdicom(?:-nodelay)?$"
 )
+_TUI_WEB_KEY = re.compile(r"^tui-web(?:-t(\d+))?(?:-i(\d+))?$")
+_DICOMWEB_CLIENT_KEY = re.compile(r"^dicomweb-client(?:-1|(?:-b(\d+))?(?:-x(\d+))?)$")
+WEB_FAMILIES = frozenset({"tui-web", "dicomweb-client"})
+"""Sender families that send by STOW-RS (to a receiver's DICOMweb URL)."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +98,23 @@ class SenderSpec:
     """tui-sender's ``--processes`` (None: its default, one per core)."""
     verify: str = ""
     """tui-sender's ``--verify`` (``commitment`` or ``find``; empty: none)."""
+    batch: int | None = None
+    """STOW-RS instances per request: dicomweb-client's data sets per ``store_instances``
+    call, tui-sender's ``stow_instances`` (None: its default)."""
+
+    @property
+    def web(self) -> bool:
+        """True for a STOW-RS sender."""
+        return self.family in WEB_FAMILIES
 
     @property
     def label(self) -> str:
+        if self.family == "tui-web":
+            per = f", {self.batch} per request" if self.batch is not None else ""
+            return f"tui-sender STOW-RS -t {self.parallel}{per}"
+        if self.family == "dicomweb-client":
+            procs = f", {self.parallel} processes" if self.parallel > 1 else ""
+            return f"dicomweb-client, {self.batch} per request{procs}"
         if self.family == "storescu":
             n = self.parallel
             return f"DCMTK storescu, {n} process" + ("es" if n > 1 else "")
@@ -102,11 +131,43 @@ class SenderSpec:
         return f"tui-sender -t {self.parallel}{verified}"
 
 
+def runs_against(spec: SenderSpec, receiver: str) -> bool:
+    """Can ``spec`` send to ``receiver``? STOW-RS senders need its DICOMweb URL, the others
+    its DICOM port."""
+    return receiver in WEB_RECEIVERS if spec.web else receiver not in WEB_ONLY_RECEIVERS
+
+
+def _parse_web_sender(key: str) -> SenderSpec | None:
+    """``tui-web-tN[-iB]``, ``dicomweb-client-1``, ``dicomweb-client-bB[-xN]``; None otherwise."""
+    if (match := _TUI_WEB_KEY.match(key)) is not None:
+        threads = int(match.group(1) or 1)
+        batch = int(match.group(2)) if match.group(2) else None
+        if threads < 1 or batch == 0:
+            raise ValueError(f"sender {key!r}: the counts must be at least 1")
+        shown = f"tui-web-t{threads}" + (f"-i{batch}" if batch is not None else "")
+        return SenderSpec(shown, "tui-web", threads, batch=batch)
+    if (match := _DICOMWEB_CLIENT_KEY.match(key)) is not None:
+        batch, processes = int(match.group(1) or 1), int(match.group(2) or 1)
+        if batch < 1 or processes < 1:
+            raise ValueError(f"sender {key!r}: the counts must be at least 1")
+        shown = "dicomweb-client-" + (f"b{batch}" if batch > 1 or processes > 1 else "1")
+        shown += f"-x{processes}" if processes > 1 else ""
+        return SenderSpec(shown, "dicomweb-client", processes, batch=batch)
+    return None
+
+
 def parse_sender(key: str) -> SenderSpec:
-    """``storescu``, ``storescu-xN``, ``pynetdicom``, ``tui-tN`` (``tui`` alone is ``tui-t1``)."""
+    """``storescu``, ``storescu-xN``, ``pynetdicom``, ``tui-tN`` (``tui`` alone is ``tui-t1``),
+    and the STOW-RS senders ``tui-web-tN``, ``dicomweb-client-1``, ``dicomweb-client-bB-xN``."""
+    web = _parse_web_sender(key.strip())
+    if web is not None:
+        return web
     match = _SENDER_KEY.match(key.strip())
     if match is None:
-        raise ValueError(f"unknown sender {key!r}: use storescu, storescu-xN, pynetdicom or tui-tN")
+        raise ValueError(
+            f"unknown sender {key!r}: use storescu, storescu-xN, pynetdicom, tui-tN, "
+            "tui-web-tN or dicomweb-client-bB-xN"
+        )
     if key.startswith("pynetdicom"):
         return SenderSpec(key, "pynetdicom", 1)
     family, count = match.group(1), int(match.group(2) or 1)
@@ -161,6 +222,12 @@ def plan_send(
 ) -> SendPlan:
     """The commands that send ``dataset`` to ``receiver`` with ``spec``."""
     work_dir.mkdir(parents=True, exist_ok=True)
+    if spec.web and not receiver.url:
+        raise ValueError(f"{spec.key} sends by STOW-RS; {receiver.name} has no DICOMweb URL")
+    if spec.family == "tui-web":
+        return _tui_web_plan(spec, dataset, receiver, work_dir)
+    if spec.family == "dicomweb-client":
+        return _dicomweb_client_plan(spec, dataset, receiver, work_dir)
     if spec.family == "storescu":
         return _storescu_plan(spec.parallel, dataset, receiver, work_dir)
     if spec.family == "pynetdicom":
@@ -172,14 +239,18 @@ def plan_send(
     return _tui_plan(spec.parallel, dataset, receiver, work_dir, spec.processes, spec.verify)
 
 
+def _split(dataset: DataSet, parallel: int) -> list[list[Path]]:
+    """The set's root for one process; for N, its study folders in N groups of similar size."""
+    if parallel == 1:
+        return [[dataset.root]]
+    units = balanced_groups(dataset.units(parallel), parallel)
+    return [[unit.path for unit in group] for group in units]
+
+
 def _storescu_plan(parallel: int, dataset: DataSet, receiver: ReceiverRun, work: Path) -> SendPlan:
     profile = work / "storescu-profile.cfg"
     profile.write_text(storescu_profile(dataset.pairs))
-    if parallel == 1:
-        groups = [[dataset.root]]
-    else:
-        units = balanced_groups(dataset.units(parallel), parallel)
-        groups = [[unit.path for unit in group] for group in units]
+    groups = _split(dataset, parallel)
     commands = [
         storescu_command(
             receiver.port,
@@ -289,6 +360,71 @@ def _tui_plan(
             **({"verified": tui_summary_verified(logs)} if verify else {}),
         },
     )
+
+
+def _tui_web_plan(
+    spec: SenderSpec, dataset: DataSet, receiver: ReceiverRun, work: Path
+) -> SendPlan:
+    """``tui-sender send --url URL -t N``; with a batch, the URL and ``stow_instances`` come
+    from an address book file instead (there is no flag for ``stow_instances``)."""
+    logs = work / "tui-logs"
+    if spec.batch is None:
+        destination = ["--url", receiver.url]
+    else:
+        book = work / "web-destination.toml"
+        book.write_text(
+            f'[[destinations]]\nname = "bench"\nurl = "{receiver.url}"\n'
+            f"stow_instances = {spec.batch}\n"
+        )
+        destination = ["--config", str(book), "--dest", "bench"]
+    command = [
+        sys.executable, "-m", "tui_sender.cli", "send", "-i", str(dataset.root), "-r",
+        *destination, "-t", str(spec.parallel), "-q", "--logs-dir", str(logs),
+    ]  # fmt: skip
+    return SendPlan(
+        commands=[command],
+        env=tui_environment(work),
+        files=len(dataset.files),
+        bytes=dataset.total_bytes,
+        subset=False,
+        reported=lambda run: tui_summary_stored(logs),
+        details=lambda: {"session_s": tui_session_seconds(logs)},
+    )
+
+
+def _dicomweb_client_plan(
+    spec: SenderSpec, dataset: DataSet, receiver: ReceiverRun, work: Path
+) -> SendPlan:
+    """N processes of :mod:`bench.dicomweb_client_send`, each with its share of the studies."""
+    batch = spec.batch or 1
+    commands = [
+        [sys.executable, "-m", "bench.dicomweb_client_send", receiver.url,
+         *[str(p) for p in paths], "--batch", str(batch)]
+        for paths in _split(dataset, spec.parallel)
+    ]  # fmt: skip
+    return SendPlan(
+        commands=commands,
+        env=tui_environment(work),
+        files=len(dataset.files),
+        bytes=dataset.total_bytes,
+        subset=False,
+        reported=_count_dicomweb_client_stored,
+    )
+
+
+def _count_dicomweb_client_stored(run: MeasuredRun) -> int | None:
+    """The sum of the children's last ``dicomweb-client stored: N`` line; None if one is missing."""
+    total = 0
+    for child in run.children:
+        try:
+            lines = child.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return None
+        reports = [line for line in lines if line.startswith(DICOMWEB_CLIENT_REPORT)]
+        if not reports:
+            return None
+        total += int(reports[-1].removeprefix(DICOMWEB_CLIENT_REPORT).split()[0])
+    return total
 
 
 def _app_plan(workers: int, dataset: DataSet, receiver: ReceiverRun, work: Path) -> SendPlan:

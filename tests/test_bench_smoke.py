@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -95,3 +97,41 @@ def test_keys_are_split_at_the_sessions_last_file() -> None:
     during, at_end = _split_at_session_end(probed, summary)
     assert during == [40.0, 5000.0]
     assert at_end == [120.0]
+
+
+def test_stow_rs_senders_side_by_side(tmp_path: Path) -> None:
+    """tui-sender and dicomweb-client by STOW-RS into the scripted STOW-RS server: the
+    DICOMweb table, the bar against dicomweb-client, and every instance delivered."""
+    pytest.importorskip("dicomweb_client", reason="the bench extra (dicomweb-client)")
+    out = tmp_path / "results" / "web.json"
+    command = [
+        sys.executable, "-m", "bench.run", "--sets", "tiny", "--profile", "tiny",
+        "--scale", "0.005", "--receivers", "stow-server", "--senders",
+        "tui-web-t1,dicomweb-client-1,dicomweb-client-b10-x2", "--no-scan",
+        "--data-dir", str(tmp_path / "data"), "--out", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200"}
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=90, env=env, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "DICOMweb (STOW-RS) side by side" in done.stdout
+    assert "x best client" in done.stdout
+
+    document = json.loads(out.read_text())
+    runs = document["runs"]
+    assert {r["sender"] for r in runs} == {
+        "tui-web-t1",
+        "dicomweb-client-1",
+        "dicomweb-client-b10-x2",
+    }
+    for run in runs:
+        assert run["delivered"] is True, run
+        assert run["receiver_stored"] == run["files"] == 50  # what the server stored
+        assert run["sender_reported"] == run["files"]
+    assert next(r for r in runs if r["sender"] == "dicomweb-client-b10-x2")["processes"] == 2
+    bars = {b["bar"] for b in document["bars"]}
+    assert bars == {
+        "tui-web >= 1.5x dicomweb-client (1 process)",
+        "tui-web >= 1.5x dicomweb-client (any N)",
+    } or bars == {"tui-web >= 1.5x dicomweb-client (1 process)"}

@@ -50,7 +50,9 @@ from tui_sender.core.web.multipart import BodyCancelled, MultipartBody, Part
 from tui_sender.core.web.settings import WebSettings
 from tui_sender.core.web.stow_response import StowResponseError, parse_stow_response
 
-ACCEPT = "application/dicom+json, application/dicom+xml;q=0.9"
+ACCEPT = "application/dicom+json"
+"""Orthanc 1.10 logs an error for a q-valued Accept; a server that only speaks XML still
+answers XML, which is read too."""
 PROCESSING_FAILURE = 0x0110
 NOT_AUTHORISED = 0x0124
 OUT_OF_RESOURCES = 0xA700

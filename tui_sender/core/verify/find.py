@@ -49,6 +49,32 @@ class SeriesCount:
         return self.related is None or self.related == self.listed
 
 
+def by_series(instances: Sequence[StoredInstance]) -> dict[tuple[str, str], list[StoredInstance]]:
+    """The stored instances grouped by (Study, Series Instance UID): one query each."""
+    series: dict[tuple[str, str], list[StoredInstance]] = defaultdict(list)
+    for inst in instances:
+        series[(inst.study_uid, inst.series_uid)].append(inst)
+    return series
+
+
+def series_verdicts(
+    members: Sequence[StoredInstance], listed: set[str] | None, reason: str
+) -> dict[str, Verification]:
+    """``found`` or ``missing`` (``reason``) per member, by what the archive ``listed``;
+    every member ``unconfirmed`` with ``reason`` when the query failed (``listed`` None)."""
+    now = time.time()
+    if listed is None:
+        return {
+            i.sop_instance_uid: Verification(Verified.UNCONFIRMED, reason, now) for i in members
+        }
+    return {
+        i.sop_instance_uid: Verification(Verified.FOUND, "", now)
+        if i.sop_instance_uid in listed
+        else Verification(Verified.MISSING, reason, now)
+        for i in members
+    }
+
+
 def _identifier(level: str, study_uid: str, series_uid: str) -> Any:
     with IMPORT_LOCK:
         from pydicom.dataset import Dataset
@@ -98,9 +124,7 @@ def find_instances(
     or does not accept Study Root FIND; a query that fails leaves its
     series' instances ``unconfirmed`` with the reason.
     """
-    series: dict[tuple[str, str], list[StoredInstance]] = defaultdict(list)
-    for inst in instances:
-        series[(inst.study_uid, inst.series_uid)].append(inst)
+    series = by_series(instances)
     results: dict[str, Verification] = {}
     counts: list[SeriesCount] = []
     with associated(link, [STUDY_ROOT_FIND]) as assoc:
@@ -123,23 +147,11 @@ def find_instances(
             except VerificationError as exc:
                 if not assoc.is_established:
                     lost = lost or str(exc)
-                now = time.time()
-                for inst in members:
-                    results[inst.sop_instance_uid] = Verification(
-                        Verified.UNCONFIRMED, str(exc), now
-                    )
+                results |= series_verdicts(members, None, str(exc))
                 progress(done, len(series))
                 continue
-            now = time.time()
             counts.append(SeriesCount(study_uid, series_uid, len(listed), related))
-            for inst in members:
-                results[inst.sop_instance_uid] = (
-                    Verification(Verified.FOUND, "", now)
-                    if inst.sop_instance_uid in listed
-                    else Verification(
-                        Verified.MISSING, "a C-FIND of its series did not return it", now
-                    )
-                )
+            results |= series_verdicts(members, listed, "a C-FIND of its series did not return it")
             progress(done, len(series))
     return results, counts
 

@@ -8,13 +8,11 @@ count is compared as for C-FIND. A query that fails leaves its series
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
-from tui_sender.core.model.verification import StoredInstance, Verification, Verified
+from tui_sender.core.model.verification import StoredInstance, Verification
 from tui_sender.core.verify.association import VerificationError
-from tui_sender.core.verify.find import SeriesCount
+from tui_sender.core.verify.find import SeriesCount, by_series, series_verdicts
 from tui_sender.core.web.client import WebClient
 from tui_sender.core.web.qido import QidoError, series_instances, series_related_count
 from tui_sender.core.web.settings import WebSettings
@@ -31,9 +29,7 @@ def query_instances(
 
     Raises :class:`VerificationError` when the server cannot be reached or refuses us.
     """
-    series: dict[tuple[str, str], list[StoredInstance]] = defaultdict(list)
-    for inst in instances:
-        series[(inst.study_uid, inst.series_uid)].append(inst)
+    series = by_series(instances)
     results: dict[str, Verification] = {}
     counts: list[SeriesCount] = []
     client = WebClient(settings)
@@ -48,24 +44,13 @@ def query_instances(
                     raise QidoError("its Study or Series Instance UID is not recorded")
                 listed = series_instances(client, study_uid, series_uid)
             except QidoError as exc:
-                now = time.time()
-                for inst in members:
-                    results[inst.sop_instance_uid] = Verification(
-                        Verified.UNCONFIRMED, str(exc), now
-                    )
+                results |= series_verdicts(members, None, str(exc))
                 progress(done, len(series))
                 continue
             related = series_related_count(client, study_uid, series_uid)
             counts.append(SeriesCount(study_uid, series_uid, len(listed), related))
-            now = time.time()
-            for inst in members:
-                results[inst.sop_instance_uid] = (
-                    Verification(Verified.FOUND, "", now)
-                    if inst.sop_instance_uid in listed
-                    else Verification(
-                        Verified.MISSING, "a QIDO-RS query of its series did not list it", now
-                    )
-                )
+            missing = "a QIDO-RS query of its series did not list it"
+            results |= series_verdicts(members, listed, missing)
             progress(done, len(series))
     finally:
         client.close()

@@ -130,9 +130,7 @@ class StowAssociation:
         self.stores = 0
         self.bytes_sent = 0
         self.window = settings.max_instances
-        self.requests = 0
         self._queued: list[_Queued] = []
-        self._queued_bytes = 0
         self._answers: deque[tuple[int, StoreReply]] = deque()
         self._message_id = 0
         self._closed = False
@@ -195,7 +193,8 @@ class StowAssociation:
         if self._closed:
             part.close()
             raise LinkBroken("the connection is closed", FailureKind.ABORTED)
-        if self._queued and self._queued_bytes + part.size > self._client.settings.max_bytes:
+        queued_bytes = sum(q.part.size for q in self._queued)
+        if self._queued and queued_bytes + part.size > self._client.settings.max_bytes:
             try:
                 self._send_queued()
             except BaseException:
@@ -203,13 +202,12 @@ class StowAssociation:
                 raise
         self._message_id = self._message_id % 0xFFFF + 1
         self._queued.append(_Queued(self._message_id, sop_instance_uid, part))
-        self._queued_bytes += part.size
         self.bytes_sent += part.size
         return self._message_id
 
     def _send_queued(self) -> None:
         """POST the queued instances as one request; queue one answer per instance."""
-        queued, self._queued, self._queued_bytes = self._queued, [], 0
+        queued, self._queued = self._queued, []
         body = MultipartBody([q.part for q in queued])
         client = self._client
         try:
@@ -238,7 +236,6 @@ class StowAssociation:
             raise LinkBroken(f"the connection broke during a STOW-RS request: {exc}", kind) from exc
         finally:
             body.close()
-        self.requests += 1
         key = f"STOW-RS request {os.getpid()}-{next(_REQUEST_NUMBERS)}"
         self._answers.extend(
             (message_id, replace(reply, request=key))

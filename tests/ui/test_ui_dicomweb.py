@@ -348,7 +348,6 @@ async def test_send_three_studies_to_a_dicomweb_server(
         assert "QIDO-RS" in board.text and "C-FIND" not in board.text
         verify_lines = str(summary.query_one("#verify-lines", Static).content)
         assert f"CLOUD · QIDO-RS: {FILES} of {FILES} found" in verify_lines
-        await pilot.pause(1.0)  # let the summary screen's title reach the header before exit
 
 
 def test_the_list_line_of_a_token_destination_names_where_the_token_is() -> None:

@@ -13,13 +13,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Header, Input, Static, Tree
+from textual.widgets import Input, Static, Tree
 
 from tui_sender.core.base import wording
 from tui_sender.core.scan.selection import Mark
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.widgets.details import DetailsPane
 from tui_sender.ui.widgets.key_footer import KeyFooter
+from tui_sender.ui.widgets.screen_header import ScreenHeader
 from tui_sender.ui.widgets.study_tree import NodeRef, StudyTree
 
 NARROW = 110
@@ -45,7 +46,7 @@ class BrowseScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         app = self.sender
-        yield Header()
+        yield ScreenHeader()
         yield Input(placeholder="filter: patient, description, modality, date", id="filter")
         with Horizontal(id="browse-body"):
             yield StudyTree(app.catalog, app.selection, id="tree")

@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.config.settings import ConfigError
@@ -26,6 +26,7 @@ from tui_sender.ui.screens.destination_dialogs import ConfirmDeleteScreen, EchoS
 from tui_sender.ui.screens.destination_form import DestinationForm
 from tui_sender.ui.widgets.echo_report import selected_pairs, sign_in_words
 from tui_sender.ui.widgets.key_footer import KeyFooter
+from tui_sender.ui.widgets.screen_header import ScreenHeader
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("chosen", ""),
@@ -208,7 +209,7 @@ class DestinationsScreen(Screen[bool]):
     # -- layout ------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenHeader()
         yield Static(EMPTY_BOOK, id="dest-empty")
         table: DataTable[Text] = DataTable(id="dest-table", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:

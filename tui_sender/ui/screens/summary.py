@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Header, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from tui_sender.core.base import wording
@@ -45,6 +45,7 @@ from tui_sender.ui.messages import VerificationReported
 from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.reverify import Reverified, reverified_summary, reverify_jobs
 from tui_sender.ui.widgets.key_footer import KeyFooter
+from tui_sender.ui.widgets.screen_header import ScreenHeader
 from tui_sender.ui.widgets.study_tree import format_date
 from tui_sender.ui.widgets.verification_board import VerificationPhase
 from tui_sender.ui.widgets.verification_report import VerificationReport
@@ -95,7 +96,7 @@ class SummaryScreen(Screen[None]):
         return host_of(self.app)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenHeader()
         yield Static(self._headline(), id="summary-headline")
         with Vertical(id="summary-body"):
             yield Static("Studies", classes="section-title")

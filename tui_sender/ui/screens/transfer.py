@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, Tab, Tabs
+from textual.widgets import Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 from tui_sender.core.base import wording
@@ -48,6 +48,7 @@ from tui_sender.ui.palette import palette
 from tui_sender.ui.screens.confirm import YesNoScreen
 from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.negotiation_view import NegotiationHighlighter, negotiation_lines
+from tui_sender.ui.widgets.screen_header import ScreenHeader
 from tui_sender.ui.widgets.status_lines import Line, StatusLines
 from tui_sender.ui.widgets.study_tree import format_date
 from tui_sender.ui.widgets.tabbed_log import Document, TabbedLog
@@ -209,7 +210,7 @@ class TransferScreen(Screen[None]):
         """The DICOMweb destinations' URLs by name: their workers hold HTTP connections."""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenHeader()
         # Two widgets carry everything that changes ten times a second: each
         # repaint is one region, drawn from prepared runs of text.
         yield StatusLines(id="overall")

@@ -34,6 +34,7 @@ COMMANDS: dict[str, Command] = {
     "verify": Command(
         "verify", "prove an archive holds what a session sent (storage commitment or C-FIND)"
     ),
+    "report": Command("report", "write the CSV table and HTML report of a session's summary"),
     "scp": Command("scp", "run a small storage SCP that writes what it receives"),
     "demo": Command("demo", "generate sample studies, start an SCP and send to it"),
     "sop-classes": Command(

@@ -458,6 +458,24 @@ def test_a_500_is_an_unknown_outcome_resent_on_a_new_connection(
     assert "HTTP 500" in log_text(run)
 
 
+def test_a_server_failing_every_request_leaves_each_file_failed_with_its_http_500(
+    web_server: ServerFactory, tmp_path: Path
+) -> None:
+    write_studies(tmp_path / "in", studies=1, per_study=2)
+    server = web_server()
+    server.default = Behaviour(status=500)
+    run = send(tmp_path / "run", "-i", str(tmp_path / "in"), "-r", "--url", server.url, "-t", "1",
+               "--retries", "2")  # fmt: skip
+    assert run.exit_code == 1, summary_of(run)
+    check_counts_add_up(run.summary)
+    for record in run.summary["files"]:
+        assert record["state"] == "failed"
+        assert record["attempts"] == 2
+        assert "outcome unknown after 2 attempts" in record["reason"]
+        assert record["http_status"] == 500, "the status of the last response is kept"
+    assert not server.received
+
+
 def test_a_connection_reset_mid_request_is_resent_intact(
     web_server: ServerFactory, tmp_path: Path
 ) -> None:

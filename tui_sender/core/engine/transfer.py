@@ -295,6 +295,7 @@ class Worker:
         outcomes: list[FileOutcome | None] = []
         for item, route in reversed(held):  # requeued in their order, at the front
             item.last_reason = str(broken)
+            item.last_http_status = broken.http_status
             if self.cancel.is_set():
                 outcomes.append(
                     self._finish(item, FileState.FAILED, CANCELLED_IN_FLIGHT, route=route)

@@ -109,12 +109,17 @@ class LinkBroken(Exception):
 
     ``kind`` says how: ``TIMEOUT``, ``CANCELLED`` (:meth:`Link.interrupt`),
     ``ABORTED`` (A-ABORT or connection lost) or ``PROTOCOL`` (a response that
-    does not fit the request).
+    does not fit the request). ``http_status`` is the status of the HTTP
+    response that broke a DICOMweb exchange (a 500: the server failed, and
+    what it stored is unknown), 0 when no response came; the record keeps it.
     """
 
-    def __init__(self, message: str, kind: FailureKind = FailureKind.ABORTED) -> None:
+    def __init__(
+        self, message: str, kind: FailureKind = FailureKind.ABORTED, *, http_status: int = 0
+    ) -> None:
         super().__init__(message)
         self.kind = kind
+        self.http_status = http_status
 
 
 class ForeignBytes(LinkBroken):

@@ -255,7 +255,10 @@ class StowAssociation:
             return [(q.message_id, busy) for q in queued]
         if status >= 500:
             self._close()
-            raise LinkBroken(f"{words}: the server failed; whether it stored anything is unknown")
+            raise LinkBroken(
+                f"{words}: the server failed; whether it stored anything is unknown",
+                http_status=status,
+            )
         # The rest answer the request as a whole (401, 413, ...), but a server may still list
         # what it stored and refused (Orthanc's 400 for a request with one bad part does).
         per_instance = status in ANSWERED_PER_INSTANCE or 200 <= status < 300

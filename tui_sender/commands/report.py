@@ -1,6 +1,6 @@
 """``tui-sender report SUMMARY``: the CSV table and HTML report of a session, headless.
 
-The app writes both from its summary screen (``e``); a send under cron, or a
+The app writes both from its summary screen (``x``); a send under cron, or a
 ``tui-sender verify`` the next morning, leaves only the JSON summary. This
 command writes ``dicom_sender_report_<session>.csv`` and ``.html`` from that
 summary (the ``.verified.json`` too, which then shows what the archive

@@ -135,6 +135,8 @@ async def test_a_wrong_password_is_said_on_screen_and_nothing_is_marked_sent(
         failed = summary.query_one("#summary-failed", DataTable)
         shown = [" ".join(str(c) for c in failed.get_row_at(i)) for i in range(failed.row_count)]
         detail = str(summary.query_one("#summary-detail").render())
+        await pilot.press("q")
+    assert app.return_value == 3, "the app exits with its last session's exit code"
     assert record["exit_code"] == 3, "no connection could be established at all"
     assert {f["state"] for f in record["files"] if f["state"] != "skipped"} == {"failed"}
     assert not [f for f in record["files"] if f["state"] == "sent"]

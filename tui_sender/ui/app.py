@@ -92,6 +92,10 @@ class SenderApp(App[int]):
         self._changed_patients: set[str] = set()
         self._index: StoredIndex | None = None
         self.theme_problems: tuple[str, ...] = ()
+        self.last_exit_code = 0
+        """The exit code of the last session the user saw end (``send``'s codes: 1 some
+        failed, 3 no destination reached, 4 not proven held); the app exits with it, so a
+        wrapper script learns what the last send did."""
         if demo_destination is not None:
             if demo_destination.name in self.book:
                 self.book.replace(demo_destination)
@@ -193,6 +197,10 @@ class SenderApp(App[int]):
             )
 
     # -- actions -----------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit with the last session's exit code (0 when none ended)."""
+        self.exit(self.last_exit_code)
 
     def action_help(self) -> None:
         """Show the help screen."""

@@ -27,6 +27,8 @@ class SenderHost(Protocol):
     selection: Selection
     chosen_destinations: list[str]
     logs_dir: Path
+    last_exit_code: int
+    """The exit code of the last session the user saw end; the app exits with it."""
 
     def chosen_text(self) -> str:
         """The chosen destinations, for a status line."""

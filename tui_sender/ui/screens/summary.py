@@ -110,6 +110,7 @@ class SummaryScreen(Screen[None]):
         yield KeyFooter(compact=bool(not_proven(self.summary)))
 
     def on_mount(self) -> None:
+        self.sender.last_exit_code = int(self.summary.get("exit_code") or 0)
         studies = self.query_one("#summary-studies", DataTable)
         studies.add_columns(
             "date", "mod", "files", "sent", "warn", "failed", "skip", "to", "description"
@@ -364,6 +365,7 @@ class SummaryScreen(Screen[None]):
         if event.state is WorkerState.SUCCESS and isinstance(event.worker.result, Reverified):
             done = event.worker.result
             self.summary = done.summary
+            self.sender.last_exit_code = int(self.summary.get("exit_code") or 0)
             self.record_path = done.written_to
             report = self.query_one(VerificationReport)
             report.status("")

@@ -46,6 +46,12 @@
       :attr:`ArchiveSCP.report_errors`).
   ``"never"``
       answer the N-ACTION, never report.
+  ``"withhold"``
+      answer the N-ACTION and keep its report (as it stands then) until the
+      test calls :meth:`ArchiveSCP.release` with its Transaction UID: then
+      send it on a new association, as ``"new-association"`` would. This is
+      an archive that reports after the requester's timeout, to a later
+      run's listener. :attr:`ArchiveSCP.withheld` lists what it keeps.
   ``"duplicate"``
       send the same report twice (two associations, or two requests on the
       same association with ``report_on_same_association=True``).
@@ -57,7 +63,8 @@
   The last three deliver on a new association, or on the N-ACTION's own
   association when ``report_on_same_association=True``.
 
-Records for tests: :attr:`ArchiveSCP.n_actions`, :attr:`ArchiveSCP.reports_sent`,
+Records for tests: :attr:`ArchiveSCP.n_actions`, :attr:`ArchiveSCP.withheld`,
+:attr:`ArchiveSCP.reports_sent`,
 :attr:`ArchiveSCP.report_replies`, :attr:`ArchiveSCP.report_errors`,
 :attr:`ArchiveSCP.finds` and association counts.
 
@@ -147,6 +154,7 @@ Commitment = Literal[
     "new-association",
     "same-association",
     "never",
+    "withhold",
     "duplicate",
     "unknown-transaction",
     "extra-instance",
@@ -307,6 +315,8 @@ class ArchiveSCP:
         self._report_replies: list[int | None] = []
         self._report_errors: list[str] = []
         self._finds: list[dict[str, str]] = []
+        self._withheld: dict[str, tuple[_Report, str]] = {}
+        """Transaction UID -> its report and the calling AE title of its N-ACTION."""
         self._states: dict[Association, _AssociationState] = {}
         self._requests = 0
         self._associations = 0
@@ -437,6 +447,26 @@ class ArchiveSCP:
         """Why reports could not be delivered (no destination, rejected, released...)."""
         with self._lock:
             return list(self._report_errors)
+
+    @property
+    def withheld(self) -> list[str]:
+        """Transaction UIDs whose reports ``"withhold"`` keeps, in the order asked."""
+        with self._lock:
+            return list(self._withheld)
+
+    def release(self, transaction_uid: str) -> bool:
+        """Send a withheld report now, on a new association; True when it was answered.
+
+        The report is kept: releasing it again sends it again (a duplicate).
+        Bounded by the archive's ``timeout``; raises KeyError for a transaction
+        that was not withheld.
+        """
+        with self._lock:
+            report, calling = self._withheld[transaction_uid]
+        destination = self._destination(calling)
+        if destination is None:
+            return False
+        return self._send_on_new_association(report, destination) == 0x0000
 
     @property
     def finds(self) -> list[dict[str, str]]:
@@ -593,6 +623,10 @@ class ArchiveSCP:
         if behaviour == "never":
             return 0x0000, None
         report = self._commit(transaction_uid, references, behaviour)
+        if behaviour == "withhold":
+            with self._lock:
+                self._withheld[transaction_uid] = (report, calling)
+            return 0x0000, None
         copies = 2 if behaviour == "duplicate" else 1
         same = behaviour == "same-association" or (
             behaviour != "new-association" and self.report_on_same_association
@@ -649,19 +683,28 @@ class ArchiveSCP:
     def _report_on_new_association(self, report: _Report, copies: int, calling: str) -> None:
         if self._stopping.wait(self.report_delay):
             return
-        destination = self.report_to
+        destination = self._destination(calling)
         if destination is None:
-            known = self.modalities.get(calling)
-            if known is None:
-                self._error(f"no destination for calling AE {calling!r}")
-                return
-            destination = (known[0], known[1], calling)
+            return
         for _ in range(copies):
             if self._stopping.is_set():
                 return
             self._send_on_new_association(report, destination)
 
-    def _send_on_new_association(self, report: _Report, destination: tuple[str, int, str]) -> None:
+    def _destination(self, calling: str) -> tuple[str, int, str] | None:
+        """Where a new-association report goes: ``report_to``, else the calling AE's entry."""
+        if self.report_to is not None:
+            return self.report_to
+        known = self.modalities.get(calling)
+        if known is None:
+            self._error(f"no destination for calling AE {calling!r}")
+            return None
+        return (known[0], known[1], calling)
+
+    def _send_on_new_association(
+        self, report: _Report, destination: tuple[str, int, str]
+    ) -> int | None:
+        """Send ``report`` on an association of its own; the Status answered (None: none)."""
         host, port, called = destination
         association = self._report_ae.associate(
             host,
@@ -674,7 +717,7 @@ class ArchiveSCP:
         )
         if not association.is_established:
             self._error(f"report association to {called}@{host}:{port} not established")
-            return
+            return None
         with self._lock:
             self._outbound.add(association)
             self._report_associations += 1
@@ -689,9 +732,11 @@ class ArchiveSCP:
             self._sent(report, reply, on_same_association=False)
             if association.is_established:
                 association.release()
+            return reply
         except Exception as exc:
             self._error(f"report to {called}@{host}:{port} failed: {exc}")
             association.abort()
+            return None
         finally:
             with self._lock:
                 self._outbound.discard(association)

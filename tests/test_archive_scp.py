@@ -320,6 +320,28 @@ def test_never_answers_without_reporting(archive: ArchiveFactory, listener: List
     assert len(scp.n_actions) == 1
 
 
+def test_withhold_keeps_the_report_until_released(
+    archive: ArchiveFactory, listener: Listener
+) -> None:
+    scp = archive(report_to=listener.report_to, commitment="withhold")
+    stored = [str(ds.SOPInstanceUID) for ds in _store(scp, 2)]
+    transaction_uid, status = _commit(scp, stored)
+    assert status == 0x0000
+    assert scp.withheld == [transaction_uid]
+    assert listener.reports.wait(1, timeout=0.5) == []
+    scp.forget(stored[0])  # the report says what was held when the N-ACTION came
+
+    assert scp.release(transaction_uid)
+    (report,) = listener.reports.wait(1)
+    assert report.transaction_uid == transaction_uid
+    assert sorted(report.committed) == sorted(stored)
+    assert scp.release(transaction_uid), "released again: the same report twice"
+    assert [r.transaction_uid for r in listener.reports.wait(2)] == [transaction_uid] * 2
+    assert scp.report_replies == [0x0000, 0x0000]
+    with pytest.raises(KeyError):
+        scp.release(generate_uid())
+
+
 def test_duplicate_sends_the_report_twice(archive: ArchiveFactory, listener: Listener) -> None:
     scp = archive(report_to=listener.report_to, commitment="duplicate")
     stored = [str(ds.SOPInstanceUID) for ds in _store(scp, 2)]

@@ -4,12 +4,14 @@ The archive (``peers/commitment_scp.py``) is a real pynetdicom SCP on
 127.0.0.1: it holds instances, answers N-ACTION and reports on the same or
 a new association, or badly (never, twice, for a transaction we did not
 ask, naming an instance we did not send), and answers C-FIND from what it
-holds. Each test checks every instance's verdict.
+holds, or keeps a report until the test releases it to a later run's
+listener (a report that came late). Each test checks every instance's verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -19,9 +21,14 @@ from peers.processes import free_port
 from tests.sending import wait_until
 from tui_sender.core.model.verification import StoredInstance, VerifyMethod, VerifySettings
 from tui_sender.core.net.endpoint import LinkSettings
-from tui_sender.core.verify.commitment import ReportBox, ReportListener
+from tui_sender.core.verify.commitment import ReportBox, ReportListener, Transaction
 from tui_sender.core.verify.find import NO_ANSWER
-from tui_sender.core.verify.stage import DestinationVerification, VerifyJob, run_verification
+from tui_sender.core.verify.stage import (
+    DestinationVerification,
+    VerifyJob,
+    earlier_requests,
+    run_verification,
+)
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 STUDY = "2.25.1001"
@@ -58,6 +65,7 @@ def _verify(
     timeout: float = 3.0,
     batch: int = 1000,
     box: ReportBox | None = None,
+    earlier: tuple[Transaction, ...] = (),
 ) -> tuple[DestinationVerification, list[str]]:
     link = LinkSettings(
         host="127.0.0.1", port=scp.port, called_ae=scp.ae_title, calling_ae=US,
@@ -69,9 +77,33 @@ def _verify(
     )  # fmt: skip
     logged: list[str] = []
     (result,) = run_verification(
-        [VerifyJob("archive", link, settings, tuple(instances))], log=logged.append, box=box
+        [VerifyJob("archive", link, settings, tuple(instances), earlier=earlier)],
+        log=logged.append,
+        box=box,
     )
     return result, logged
+
+
+def _verify_while(
+    act: Callable[[], None], scp: ArchiveSCP, instances: list[StoredInstance], **options: Any
+) -> tuple[DestinationVerification, list[str]]:
+    """:func:`_verify` in a thread while ``act()`` plays the archive's part, bounded."""
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(_verify, scp, instances, **options)
+        act()
+        return running.result(timeout=30)
+
+
+def _release_after_n_actions(
+    scp: ArchiveSCP, count: int, transaction_uid: str
+) -> Callable[[], None]:
+    """Once the archive has ``count`` N-ACTIONs (the run listens), send the withheld report."""
+
+    def act() -> None:
+        scp.wait_for_n_actions(count, timeout=10)
+        assert scp.release(transaction_uid)
+
+    return act
 
 
 def _states(result: DestinationVerification) -> dict[str, str]:
@@ -199,3 +231,122 @@ def test_find_from_an_ae_the_archive_does_not_answer_stops_at_the_first_query(
     assert set(_states(result).values()) == {"unconfirmed"}
     assert {v.reason for v in result.results.values()} == {NO_ANSWER}
     assert result.seconds < 5
+
+
+# -- late reports for an earlier run's request ---------------------------------------
+
+
+def _withheld_first_run(
+    scp: ArchiveSCP, sent: list[StoredInstance], port: int
+) -> tuple[DestinationVerification, str]:
+    """A first run whose report the archive keeps past the timeout: all unconfirmed."""
+    first, _ = _verify(scp, sent, listen_port=port, timeout=0.5)
+    assert set(_states(first).values()) == {"unconfirmed"}
+    (old,) = scp.withheld
+    assert {v.transaction for v in first.results.values()} == {old}, "each records its request"
+    return first, old
+
+
+def test_a_late_report_for_an_earlier_request_is_taken_while_a_later_run_listens(
+    archive: Any,
+) -> None:
+    sent = _instances(3)
+    port = free_port()
+    scp = archive(sent, commitment="withhold", report_to=("127.0.0.1", port, US))
+    _, old = _withheld_first_run(scp, sent, port)
+
+    second, logged = _verify_while(
+        _release_after_n_actions(scp, 2, old),
+        scp, sent, listen_port=port, timeout=3.0, earlier=(Transaction(old, tuple(sent)),),
+    )  # fmt: skip
+    assert _states(second) == {i.sop_instance_uid: "committed" for i in sent}
+    assert {v.transaction for v in second.results.values()} == {old}, "proven by the old one"
+    assert len(scp.n_actions) == 2 and second.transactions != [old], "it asked again too"
+    assert any(f"took a late report for the earlier request {old}" in t for t in logged), logged
+
+
+def test_the_new_request_s_report_wins_over_an_older_late_one(archive: Any) -> None:
+    """The old report (all committed) comes first; the new one, a second later, says one
+    instance is gone: the most recent report decides each instance."""
+    sent = _instances(2)
+    port = free_port()
+    scp = archive(sent, commitment="withhold", report_to=("127.0.0.1", port, US))
+    _, old = _withheld_first_run(scp, sent, port)
+    scp.forget(sent[0].sop_instance_uid)
+    scp.commitment, scp.report_delay = "new-association", 1.0
+
+    second, _ = _verify_while(
+        _release_after_n_actions(scp, 2, old),
+        scp, sent, listen_port=port, timeout=5.0, earlier=(Transaction(old, tuple(sent)),),
+    )  # fmt: skip
+    (new,) = second.transactions
+    gone, kept = (second.results[i.sop_instance_uid] for i in sent)
+    assert (gone.verified.value, gone.transaction) == ("commit-failed", new)
+    assert (kept.verified.value, kept.transaction) == ("committed", new)
+    assert [r.transaction_uid for r in scp.reports_sent] == [old, new]
+
+
+def test_a_late_report_names_only_what_waits_on_it(archive: Any) -> None:
+    """The old request named three instances; one now waits on it, one does not (quietly
+    ignored), one this destination did not store (ignored, said in the log)."""
+    sent = _instances(3)
+    port = free_port()
+    scp = archive(sent, commitment="withhold", report_to=("127.0.0.1", port, US))
+    _, old = _withheld_first_run(scp, sent, port)
+
+    second, logged = _verify_while(
+        _release_after_n_actions(scp, 2, old),
+        scp, sent[:2], listen_port=port, timeout=2.0, earlier=(Transaction(old, (sent[0],)),),
+    )  # fmt: skip
+    assert _states(second) == {
+        sent[0].sop_instance_uid: "committed",
+        sent[1].sop_instance_uid: "unconfirmed",
+    }
+    (new,) = second.transactions
+    assert second.results[sent[1].sop_instance_uid].transaction == new
+    assert any("lists 1 instance(s) that this destination did not store" in t for t in logged)
+
+
+def test_a_late_report_for_instances_proven_since_is_ignored_and_said_so(archive: Any) -> None:
+    sent = _instances(2)
+    port = free_port()
+    scp = archive(sent, commitment="withhold", report_to=("127.0.0.1", port, US))
+    _, old = _withheld_first_run(scp, sent, port)
+    proven = [_entry(i, "committed", old) for i in sent]
+    assert earlier_requests(proven, "archive") == ()
+
+    box = ReportBox()
+    second, logged = _verify_while(
+        _release_after_n_actions(scp, 2, old),
+        scp, sent, listen_port=port, timeout=2.0, box=box,
+    )  # fmt: skip
+    assert set(_states(second).values()) == {"unconfirmed"}, "the new request went unanswered"
+    assert [r.transaction_uid for r in box.unknown] == [old]
+    assert not any("late report" in t for t in logged), logged
+    assert any("ignored 1 storage commitment report(s)" in t and old in t for t in logged)
+
+
+def _entry(inst: StoredInstance, verified: str, transaction: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "destination": "archive", "state": "sent", "sop_instance_uid": inst.sop_instance_uid,
+        "sop_class_uid": inst.sop_class_uid, "study_uid": inst.study_uid,
+        "series_uid": inst.series_uid, "verified": verified,
+        "verified_transaction": transaction, **extra,
+    }  # fmt: skip
+
+
+def test_earlier_requests_are_read_from_unconfirmed_stored_entries() -> None:
+    a, b, c, d = _instances(4)
+    files = [
+        _entry(a, "unconfirmed", "2.25.1"),
+        _entry(a, "unconfirmed", "2.25.1", path="/again/a.dcm"),  # the same instance twice
+        _entry(b, "unconfirmed", "2.25.2"),
+        _entry(c, "committed", "2.25.1"),
+        _entry(d, "unconfirmed", ""),  # its request was refused: no report will come
+        _entry(d, "unconfirmed", "2.25.1", state="failed"),
+        _entry(d, "unconfirmed", "2.25.1", destination="elsewhere"),
+    ]
+    assert earlier_requests(files, "archive") == (
+        Transaction("2.25.1", (a,)),
+        Transaction("2.25.2", (b,)),
+    )

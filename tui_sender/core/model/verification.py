@@ -44,6 +44,11 @@ class Verified(StrEnum):
         """True when the archive confirmed it holds the instance."""
         return self in (Verified.COMMITTED, Verified.FOUND)
 
+    @property
+    def refuted(self) -> bool:
+        """True when the archive said it does not hold the instance (not merely no answer)."""
+        return self in (Verified.COMMIT_FAILED, Verified.MISSING)
+
 
 VERIFIED_VALUES = tuple(v.value for v in Verified)
 
@@ -86,6 +91,10 @@ class Verification:
     verified: Verified
     reason: str = ""
     at: float = 0.0
+    transaction: str = ""
+    """The storage commitment Transaction UID that asked about it (empty for C-FIND, or
+    when the request was refused). Recorded so that a later ``verify`` can still take a
+    report the archive sends late for it."""
 
 
 DEFAULT_COMMIT_TIMEOUT = 60.0

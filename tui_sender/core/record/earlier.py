@@ -51,9 +51,11 @@ def load_record(path: Path) -> EarlierRecord:
 def _from_journal(path: Path) -> EarlierRecord:
     journal = read_journal(path)
     destinations: dict[str, Destination] = {}
-    for table in journal.header.get("destinations", []) or []:
+    for entry in journal.header.get("destinations", []) or []:
+        # each entry is {"name", "from_book", "table"} (see record.resume), the table inside
+        table = entry.get("table") if isinstance(entry, dict) else None
         try:
-            d = Destination.from_table(table, f"journal {path.name}")
+            d = Destination.from_table(dict(table or {}), f"journal {path.name}")
         except Exception:
             continue
         destinations[d.name] = d
@@ -75,6 +77,8 @@ def _from_journal(path: Path) -> EarlierRecord:
         if earlier is not None:
             files[-1]["verified"] = earlier.get("verified", "not-asked")
             files[-1]["verified_reason"] = earlier.get("reason", "")
+            if earlier.get("transaction"):  # a late report for it may still come
+                files[-1]["verified_transaction"] = str(earlier["transaction"])
     names = list(dict.fromkeys([*destinations, *(f["destination"] for f in files)]))
     summary = {
         "session_id": journal.session_id,

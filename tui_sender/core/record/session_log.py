@@ -132,17 +132,22 @@ class SessionLog:
             )
 
     def journal_verified(self, destination: str, uid: str, verdict: Verification) -> None:
-        """Journal what verification concluded for one instance (``verify`` and resume read it)."""
-        self._journal.write(
-            {
-                "kind": "verified",
-                "t": round(verdict.at, 3),
-                "dest": destination,
-                "sop_instance_uid": uid,
-                "verified": verdict.verified.value,
-                "reason": verdict.reason,
-            }
-        )
+        """Journal what verification concluded for one instance (``verify`` and resume read it).
+
+        ``transaction`` (storage commitment only) lets a later ``verify`` take a report
+        the archive sends for that request after this session's timeout.
+        """
+        entry: dict[str, Any] = {
+            "kind": "verified",
+            "t": round(verdict.at, 3),
+            "dest": destination,
+            "sop_instance_uid": uid,
+            "verified": verdict.verified.value,
+            "reason": verdict.reason,
+        }
+        if verdict.transaction:
+            entry["transaction"] = verdict.transaction
+        self._journal.write(entry)
 
     def close(self) -> None:
         """Flush to disk and close both files."""

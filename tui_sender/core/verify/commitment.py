@@ -13,6 +13,15 @@ Both paths deliver into one :class:`ReportBox`, keyed by Transaction UID:
 a duplicated report is counted once, a report for a transaction we never
 asked is kept apart and logged, and an instance a report lists that was not
 in its request is ignored (and logged). Every wait is bounded.
+
+An archive may report after our timeout: the instances stay ``unconfirmed``
+with their Transaction UID recorded, and a later run passes those requests
+as ``earlier`` to :func:`request_commitment`. The box then takes their
+reports too while the run listens (:func:`expect_earlier`), and
+:func:`late_verdicts` reads them; per instance the most recent report that
+mentions it wins, so a late report is proof when the new request's report
+did not come (the run still asks again, for an archive that forgot the
+first request).
 """
 
 from __future__ import annotations
@@ -20,10 +29,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tui_sender.core.base import wording
 from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.model.verification import (
     StoredInstance,
@@ -197,6 +207,18 @@ class Transaction:
     """Why the N-ACTION itself failed (empty when the archive accepted the request)."""
 
 
+def expect_earlier(box: ReportBox, earlier: Iterable[Transaction]) -> None:
+    """Take reports for earlier runs' transactions, for the instances still waiting on them.
+
+    Called before listening starts as well as before asking, so a late report
+    that arrives while another destination is asked is kept, not put aside
+    as unknown.
+    """
+    for transaction in earlier:
+        if transaction.uid:
+            box.expect(transaction.uid, (i.sop_instance_uid for i in transaction.instances))
+
+
 def _action_dataset(transaction: Transaction) -> Any:
     with IMPORT_LOCK:
         from pydicom.dataset import Dataset
@@ -227,16 +249,27 @@ def request_commitment(
     timeout: float,
     log: Callable[[str], None] = lambda _: None,
     progress: Callable[[int, int], None] = lambda _asked, _reported: None,
+    earlier: Sequence[Transaction] = (),
 ) -> tuple[list[Transaction], dict[str, Verification]]:
     """Ask the archive to commit ``instances``; the verdict per SOP Instance UID.
 
     Waits up to ``timeout`` seconds after the last N-ACTION for the reports,
     on this association and on any listener delivering into ``box``.
     ``progress(asked, reported)`` is called as transactions are asked and
-    answered. Raises :class:`VerificationError` when the archive cannot be
-    associated or does not accept the Storage Commitment SOP class.
+    answered. ``earlier`` are requests of an earlier run still unanswered for
+    some of ``instances``: a report for one of them that arrives meanwhile
+    counts too (see :func:`late_verdicts`). Raises :class:`VerificationError`
+    when the archive cannot be associated or does not accept the Storage
+    Commitment SOP class.
     """
     transactions: list[Transaction] = []
+    expect_earlier(box, earlier)
+    if earlier:
+        log(f"taking late reports for {wording.count(len(earlier), 'earlier request')} too")
+
+    def reported() -> int:
+        return sum(1 for t in transactions if t.uid in box.reports)
+
     handler = _report_handler(box, same_association=True)
     with IMPORT_LOCK:
         from pynetdicom import evt
@@ -268,17 +301,17 @@ def request_commitment(
                 transaction = Transaction(transaction.uid, group, refused=refused)
                 log(f"storage commitment request {transaction.uid}: {transaction.refused}")
             transactions.append(transaction)
-            progress(len(transactions), len(box.reports))
+            progress(len(transactions), reported())
             if not assoc.is_established:
                 break
         asked = [t.uid for t in transactions if not t.refused]
         deadline = time.monotonic() + timeout
         while assoc.is_established and not box.wait(asked, min(deadline, time.monotonic() + 1)):
-            progress(len(transactions), len(box.reports))
+            progress(len(transactions), reported())
             if time.monotonic() >= deadline:
                 break
     box.wait(asked, deadline)  # the rest may still come to the listener
-    progress(len(transactions), len(box.reports))
+    progress(len(transactions), reported())
     asked_count = sum(len(t.instances) for t in transactions)
     left = tuple(instances[asked_count:])
     if left:  # the association ended: the last refusal, if any, says why
@@ -287,7 +320,34 @@ def request_commitment(
             "the association ended before they were asked",
         )
         transactions.append(Transaction("", left, refused=why))
-    return transactions, verdicts(transactions, box, timeout, log)
+    results = verdicts(transactions, box, timeout, log)
+    stored = {i.sop_instance_uid for i in instances}
+    for uid, late in late_verdicts(earlier, box, stored, log).items():
+        current = results.get(uid)
+        if current is None:
+            continue
+        own = box.reports.get(current.transaction) if current.transaction else None
+        if own is None or uid not in _listed(own) or late.at > own.at:
+            results[uid] = late
+    return transactions, results
+
+
+def _listed(report: CommitmentReport) -> set[str]:
+    """Every SOP Instance UID a report mentions, committed or failed."""
+    return set(report.committed | report.failed.keys())
+
+
+def _read_report(transaction: Transaction, report: CommitmentReport) -> dict[str, Verification]:
+    """What ``report`` says of each instance of ``transaction`` it mentions."""
+    said: dict[str, Verification] = {}
+    for inst in transaction.instances:
+        uid = inst.sop_instance_uid
+        if uid in report.failed:
+            reason = failure_reason(report.failed[uid])
+            said[uid] = Verification(Verified.COMMIT_FAILED, reason, report.at, transaction.uid)
+        elif uid in report.committed:
+            said[uid] = Verification(Verified.COMMITTED, "", report.at, transaction.uid)
+    return said
 
 
 def verdicts(
@@ -296,31 +356,73 @@ def verdicts(
     timeout: float,
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Verification]:
-    """Each asked instance's verdict from the reports received so far."""
+    """Each asked instance's verdict from the reports received so far.
+
+    Each verdict names its transaction, an unconfirmed one too (a later run
+    may still take its late report); one whose request was refused names
+    none, as no report will come for it.
+    """
     results: dict[str, Verification] = {}
     now = time.time()
     for transaction in transactions:
         report = box.reports.get(transaction.uid) if not transaction.refused else None
         if report is None:
             why = transaction.refused or f"no storage commitment report within {timeout:g} s"
+            asked = "" if transaction.refused else transaction.uid
             for inst in transaction.instances:
-                results[inst.sop_instance_uid] = Verification(Verified.UNCONFIRMED, why, now)
+                results[inst.sop_instance_uid] = Verification(Verified.UNCONFIRMED, why, now, asked)
             continue
         named = {i.sop_instance_uid for i in transaction.instances}
-        extra = (report.committed | report.failed.keys()) - named
+        extra = _listed(report) - named
         if extra:
             log(
                 f"storage commitment report {transaction.uid} lists {len(extra)} instance(s) "
                 "that its request did not name; ignored"
             )
+        said = _read_report(transaction, report)
         for uid in named:
-            if uid in report.failed:
-                reason = failure_reason(report.failed[uid])
-                results[uid] = Verification(Verified.COMMIT_FAILED, reason, report.at)
-            elif uid in report.committed:
-                results[uid] = Verification(Verified.COMMITTED, "", report.at)
-            else:
-                results[uid] = Verification(
-                    Verified.UNCONFIRMED, "the archive's report did not mention it", report.at
-                )
+            results[uid] = said.get(uid) or Verification(
+                Verified.UNCONFIRMED,
+                "the archive's report did not mention it",
+                report.at,
+                transaction.uid,
+            )
+    return results
+
+
+def late_verdicts(
+    earlier: Sequence[Transaction],
+    box: ReportBox,
+    stored: Collection[str],
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Verification]:
+    """What the reports that came for earlier runs' transactions say, per instance.
+
+    Only the instances a report mentions get a verdict: one it does not
+    mention keeps what this run learnt. An instance it lists that the
+    destination stored but that no longer waits on that transaction (proven
+    since, or asked again in a later one) is ignored quietly; one the
+    destination did not store is ignored and logged. When two earlier
+    transactions name the same instance, the more recent report wins.
+    """
+    results: dict[str, Verification] = {}
+    for transaction in earlier:
+        report = box.reports.get(transaction.uid)
+        if report is None:
+            continue
+        said = _read_report(transaction, report)
+        committed = sum(1 for v in said.values() if v.verified is Verified.COMMITTED)
+        log(
+            f"took a late report for the earlier request {transaction.uid}: "
+            f"{wording.count(committed, 'instance')} committed, {len(said) - committed} failed"
+        )
+        strangers = _listed(report) - set(stored)
+        if strangers:
+            log(
+                f"the late report {transaction.uid} lists {len(strangers)} instance(s) "
+                "that this destination did not store; ignored"
+            )
+        for uid, verdict in said.items():
+            if uid not in results or verdict.at > results[uid].at:
+                results[uid] = verdict
     return results

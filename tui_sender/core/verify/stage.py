@@ -9,6 +9,9 @@ the same thing, the stored instances of each destination, and get back one
 Storage-commitment listeners are started once per port for the whole stage
 and share one :class:`~tui_sender.core.verify.commitment.ReportBox`, so a
 report that arrives while another destination is being asked still counts.
+That holds for a late report to an earlier run's request as well: a job's
+``earlier`` requests (:func:`earlier_requests`, from the record) are
+expected before the listeners start.
 """
 
 from __future__ import annotations
@@ -37,7 +40,13 @@ from tui_sender.core.model.verification import (
 )
 from tui_sender.core.net.endpoint import LinkSettings
 from tui_sender.core.verify.association import VerificationError
-from tui_sender.core.verify.commitment import ReportBox, ReportListener, request_commitment
+from tui_sender.core.verify.commitment import (
+    ReportBox,
+    ReportListener,
+    Transaction,
+    expect_earlier,
+    request_commitment,
+)
 from tui_sender.core.verify.find import SeriesCount, find_instances
 from tui_sender.core.web.settings import WebSettings
 
@@ -56,6 +65,10 @@ class VerifyJob:
     instances: tuple[StoredInstance, ...]
     web: WebSettings | None = None
     """A DICOMweb destination: verified by QIDO-RS instead of C-FIND."""
+    earlier: tuple[Transaction, ...] = ()
+    """Storage commitment requests of an earlier run that some of ``instances`` still wait
+    on (their report came after that run's timeout): a late report for one is taken too.
+    Used by storage commitment only."""
 
 
 @dataclass(slots=True)
@@ -91,6 +104,9 @@ def run_verification(
 ) -> list[DestinationVerification]:
     """Verify each job's destination in turn; never raises for a peer's failure."""
     box = box or ReportBox()
+    for job in jobs:
+        if job.settings.method is VerifyMethod.COMMITMENT:
+            expect_earlier(box, job.earlier)
     outcomes = []
     with ExitStack() as listeners:
         started: dict[int, ReportListener] = {}
@@ -110,6 +126,12 @@ def run_verification(
                 problems[job.name] = str(exc)
         for job in jobs:
             outcomes.append(_verify_one(job, box, emit, log, problems.get(job.name, "")))
+    if box.unknown:
+        named = ", ".join(sorted({r.transaction_uid or "(none)" for r in box.unknown})[:5])
+        log(
+            f"ignored {len(box.unknown)} storage commitment report(s) for requests this run "
+            f"did not make or wait on: {named}"
+        )
     return outcomes
 
 
@@ -155,6 +177,7 @@ def _verify_one(
                 timeout=job.settings.timeout,
                 log=said,
                 progress=progress,
+                earlier=job.earlier,
             )
             result.transactions = [t.uid for t in transactions if t.uid]
         else:
@@ -227,6 +250,26 @@ def stored_instances(files: Iterable[Mapping[str, Any]], destination: str) -> li
     return list(seen.values())
 
 
+def earlier_requests(
+    files: Iterable[Mapping[str, Any]], destination: str
+) -> tuple[Transaction, ...]:
+    """The storage commitment requests one destination's stored instances still wait on.
+
+    From summary (or journal) file entries left ``unconfirmed`` with a
+    ``verified_transaction``: one :class:`Transaction` per Transaction UID,
+    naming only those instances (the proven ones need no late report), each
+    once however many entries repeat it.
+    """
+    waiting: dict[str, dict[str, StoredInstance]] = {}
+    for f in files:
+        transaction = str(f.get("verified_transaction") or "")
+        if not transaction or f.get("verified") != Verified.UNCONFIRMED.value:
+            continue
+        for inst in stored_instances([f], destination):
+            waiting.setdefault(transaction, {}).setdefault(inst.sop_instance_uid, inst)
+    return tuple(Transaction(uid, tuple(named.values())) for uid, named in waiting.items())
+
+
 def _iso(timestamp: float) -> str | None:
     import datetime as dt
 
@@ -243,10 +286,12 @@ def apply_to_summary(
     Every file entry gains ``verified``, ``verified_reason`` and
     ``verified_at`` (``not-asked`` where no verification answered for it,
     and what an earlier verification said is kept for a destination not
-    verified now); each destination gains ``verify`` and ``verified``
-    counts; the totals gain ``verified``. The exit code becomes
-    :data:`EXIT_NOT_VERIFIED` when it was 0 and a stored instance is not
-    proven held.
+    verified now), and ``verified_transaction`` where storage commitment
+    asked about it (what :func:`earlier_requests` reads back); each
+    destination gains ``verify`` and ``verified`` counts; the totals gain
+    ``verified``. The exit code becomes :data:`EXIT_NOT_VERIFIED` when it
+    was 0 and a stored instance is not proven held, and 0 again when it was
+    that and every one is proven now.
     """
     by_name = {v.name: v for v in verifications}
     files = summary.get("files") or []
@@ -263,6 +308,10 @@ def apply_to_summary(
         f["verified"] = verdict.verified.value
         f["verified_reason"] = verdict.reason
         f["verified_at"] = _iso(verdict.at)
+        if verdict.transaction:
+            f["verified_transaction"] = verdict.transaction
+        else:  # verified otherwise now: an earlier transaction no longer applies
+            f.pop("verified_transaction", None)
     total: Counter[str] = Counter()
     for dest in summary.get("destinations") or []:
         name = str(dest.get("name", ""))
@@ -290,8 +339,14 @@ def apply_to_summary(
     summary.setdefault("totals", {})["verified"] = {
         value: total.get(value, 0) for value in VERIFIED_VALUES
     }
-    if verifications and summary.get("exit_code", 0) == 0 and not_proven(summary):
-        summary["exit_code"] = EXIT_NOT_VERIFIED
+    if verifications:
+        # 4 means "stored, not proven": it follows the proof both ways (a later verify that
+        # proves everything gives 0 back); the codes of a send that failed are left alone.
+        code = summary.get("exit_code", 0)
+        if code == 0 and not_proven(summary):
+            summary["exit_code"] = EXIT_NOT_VERIFIED
+        elif code == EXIT_NOT_VERIFIED and not not_proven(summary):
+            summary["exit_code"] = 0
     return summary
 
 

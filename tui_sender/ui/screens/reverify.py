@@ -19,10 +19,10 @@ from typing import Any
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.verification import Verification, Verified, VerifyMethod
 from tui_sender.core.verify.stage import (
-    EXIT_NOT_VERIFIED,
     DestinationVerification,
     VerifyJob,
     apply_to_summary,
+    earlier_requests,
     not_proven,
     stored_instances,
 )
@@ -50,7 +50,10 @@ def reverify_jobs(summary: Mapping[str, Any], targets: Sequence[TransferTarget])
             continue
         instances = tuple(stored_instances(doubtful, target.name))
         if instances:
-            jobs.append(VerifyJob(target.name, target.link, target.verify, instances, target.web))
+            earlier = earlier_requests(doubtful, target.name)  # late reports still count
+            jobs.append(
+                VerifyJob(target.name, target.link, target.verify, instances, target.web, earlier)
+            )
     return jobs
 
 
@@ -83,7 +86,10 @@ def _keep_earlier(summary: Mapping[str, Any], check: DestinationVerification) ->
         if earlier is Verified.NOT_ASKED:
             continue
         check.results[uid] = Verification(
-            earlier, str(f.get("verified_reason") or ""), _timestamp(f.get("verified_at"))
+            earlier,
+            str(f.get("verified_reason") or ""),
+            _timestamp(f.get("verified_at")),
+            str(f.get("verified_transaction") or ""),
         )
 
 
@@ -106,6 +112,4 @@ def reverified_summary(
         if dest.get("name") in names:
             dest.pop("verify_error", None)
     apply_to_summary(updated, merged)
-    if updated.get("exit_code") == EXIT_NOT_VERIFIED and not not_proven(updated):
-        updated["exit_code"] = 0
     return updated

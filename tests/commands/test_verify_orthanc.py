@@ -11,6 +11,7 @@ Orthanc and checks only those.
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,11 @@ LISTENER_AE = "TUI_SENDER"
 
 
 @pytest.fixture
-def samples(tmp_path_factory: pytest.TempPathFactory) -> SampleSet:
-    return generate_samples(tmp_path_factory.mktemp("samples"), profile="tiny", seed=11)
+def samples(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> SampleSet:
+    """Studies of this test's own: the seed is the test's name, so UIDs never repeat across
+    the tests sharing one Orthanc (one test deletes an instance another would send)."""
+    seed = zlib.crc32(request.node.name.encode())
+    return generate_samples(tmp_path_factory.mktemp("samples"), profile="tiny", seed=seed)
 
 
 @pytest.fixture

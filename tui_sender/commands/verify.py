@@ -5,7 +5,9 @@ killed). For each destination of the record (or only ``--to NAME``) it asks
 the archive about every instance the session stored, by storage commitment
 or C-FIND (``--method``; default: the address book's ``verify`` for that
 destination), and writes the summary with each file's ``verified`` value
-beside RECORD as ``<name>.verified.json``.
+beside RECORD as ``<name>.verified.json``. By storage commitment it also
+takes, while it listens, a late report for a request the record left
+unanswered (``verified_transaction`` of an ``unconfirmed`` file).
 
 The destination is taken from the address book by its name in the record
 (with its TLS settings), else from the record itself (AE titles, host and
@@ -45,10 +47,12 @@ from tui_sender.core.model.events import Event, VerificationFinished
 from tui_sender.core.model.recorded_path import display_path, path_from_record
 from tui_sender.core.model.verification import VerifyMethod
 from tui_sender.core.record.earlier import load_record, verified_path
+from tui_sender.core.record.stored_index import remember_verdicts
 from tui_sender.core.verify.stage import (
     EXIT_NOT_VERIFIED,
     VerifyJob,
     apply_to_summary,
+    earlier_requests,
     not_proven,
     run_verification,
     stored_instances,
@@ -86,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
     summary = apply_to_summary(record.summary, checked)
     out = verified_path(args.record, str(summary.get("session_id", "")))
     write_private_json(out, summary)
+    remember_verdicts(  # a later send that skips these instances carries the verdicts
+        {c.name: c.results for c in checked},
+        {j.name: j.link.peer for j in jobs},
+        warn=lambda text: print(f"tui-sender verify: {text}", file=sys.stderr),
+    )
     doubtful = [f for f in not_proven(summary) if f.get("destination") in {j.name for j in jobs}]
     for f in doubtful[:LISTED]:
         print(
@@ -147,9 +156,13 @@ def _jobs(
         problems = dest.validate()
         if problems:
             raise ConfigError(f"destination {name!r}: " + "; ".join(problems))
-        instances = tuple(stored_instances(summary.get("files") or [], name))
+        files = summary.get("files") or []
+        instances = tuple(stored_instances(files, name))
         web = web_settings(dest) if dest.is_web else None
-        jobs.append(VerifyJob(name, link_settings(dest), verify_settings(dest), instances, web))
+        earlier = earlier_requests(files, name)  # late reports for them still count
+        jobs.append(
+            VerifyJob(name, link_settings(dest), verify_settings(dest), instances, web, earlier)
+        )
     return jobs
 
 

@@ -18,6 +18,7 @@ from tui_sender.core.base import wording
 from tui_sender.core.dicom.negotiation import Batch, plan_batches
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.catalog import Instance, SkippedFile, SkipReason
+from tui_sender.core.model.verification import Verification
 from tui_sender.core.record.stored_index import StoredIndex
 
 SHARES_PER_WORKER = 4
@@ -34,6 +35,9 @@ class AlreadyStored:
 
     instance: Instance
     reason: str
+    verification: Verification | None = None
+    """What the archive last said about it there (None: never verified since that store);
+    the session's record carries it, so a resumed session keeps what was proven."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,8 @@ def make_plan(
 def _already_stored(
     files: Sequence[Instance], target: TransferTarget, index: StoredIndex | None
 ) -> tuple[AlreadyStored, ...]:
+    """The files the index says the destination holds (same SOP Instance UID, same size),
+    less those a verification since found missing or failed to commit: they go again."""
     if index is None:
         return ()
     known = index.lookup(target.link.peer, [i.sop_instance_uid for i in files])
@@ -152,12 +158,14 @@ def _already_stored(
         record = known.get(inst.sop_instance_uid)
         if record is None or record.size != inst.size:
             continue
+        if record.verification is not None and record.verification.verified.refuted:
+            continue  # stored once, but the archive said since that it does not hold it
         when = dt.datetime.fromtimestamp(record.stored_at).strftime("%Y-%m-%d %H:%M")
         reason = (
             f"{SkipReason.ALREADY_SENT.explanation} (session {record.session_id}, {when}); "
             "--force sends it again"
         )
-        stored.append(AlreadyStored(inst, reason))
+        stored.append(AlreadyStored(inst, reason, record.verification))
     return tuple(stored)
 
 

@@ -23,6 +23,7 @@ import datetime as dt
 import gc
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -51,10 +52,10 @@ from tui_sender.core.model.events import (
 )
 from tui_sender.core.model.outcomes import FileOutcome, FileState
 from tui_sender.core.model.progress import WorkerProgress
-from tui_sender.core.model.recorded_path import display_path
-from tui_sender.core.model.verification import VerifyMethod
+from tui_sender.core.model.recorded_path import display_path, path_from_record
+from tui_sender.core.model.verification import Verification, VerifyMethod
 from tui_sender.core.record.session_log import SessionFiles, SessionLog, new_session_id
-from tui_sender.core.record.stored_index import PendingStores, StoredIndex
+from tui_sender.core.record.stored_index import PendingStores, StoredIndex, verdict_rows
 from tui_sender.core.record.summary import Ledger, SummaryContext, build_summary
 from tui_sender.core.scan.scanner import add_results
 from tui_sender.core.verify.stage import (
@@ -230,6 +231,8 @@ class Session:
         self._log: SessionLog | None = None
         self._pending: PendingStores | None = None
         self._dest_keys = {t.name: t.link.peer for t in self.targets}
+        self._carried: dict[tuple[str, str], Verification] = {}
+        """(destination, path) -> the verdict a file skipped as already stored carries."""
         self.files: SessionFiles | None = None
 
     # -- control -----------------------------------------------------------------
@@ -406,12 +409,20 @@ class Session:
         )
 
     def _verify(self, summary: dict[str, Any]) -> None:
-        """Prove what each verified destination stored (``--verify``) and record the answers."""
+        """Prove what each verified destination stored (``--verify``) and record the answers.
+
+        Files skipped as already stored carry what the archive last said about
+        them (:meth:`_carry_verified`), verified or not now; a session
+        cancelled before it could verify records no verification at all.
+        """
         asked = [t for t in self.targets if t.verify.method is not VerifyMethod.NONE]
-        if not asked:
-            return
-        if self.cancelled:
+        if asked and self.cancelled:
             self.emit(LogMessage(level=logging.WARNING, message="cancelled: not verified"))
+            return
+        carried = self._carry_verified(summary)
+        if not asked:
+            if carried:  # the counts, with nothing asked now
+                apply_to_summary(summary, ())
             return
         jobs = [
             VerifyJob(
@@ -433,6 +444,52 @@ class Session:
         for check in checked:
             for uid, verdict in check.results.items():
                 self._log.journal_verified(check.name, uid, verdict)
+        self._remember_verified({c.name: c.results for c in checked})
+
+    def _carry_verified(self, summary: dict[str, Any]) -> bool:
+        """Give each file skipped as already stored the verdict the index remembers for it.
+
+        Its summary entry gets ``verified``, ``verified_reason`` and
+        ``verified_at`` as the earlier session (or ``tui-sender verify``)
+        recorded them, and the journal a ``verified`` line, so the record of a
+        resumed session or a re-send still says what was proven; one stored
+        but never verified stays ``not-asked``. True when any was carried.
+
+        A carried verdict does not change the exit code, even a ``missing``
+        or ``unconfirmed`` one under ``--verify``:
+        :func:`~tui_sender.core.verify.stage.not_proven` counts only what
+        this session stored and asked about. The earlier verdict was already
+        that session's (or that ``verify``'s) exit code, and this session
+        neither sent the file nor asked about it; ``tui-sender verify`` on the
+        earlier record asks again, ``--force`` sends it again.
+        """
+        if not self._carried:
+            return False
+        assert self._log is not None
+        for f in summary.get("files") or []:
+            if f.get("state") != FileState.SKIPPED.value:
+                continue
+            destination = str(f.get("destination", ""))
+            verdict = self._carried.get((destination, path_from_record(f)))
+            if verdict is None:
+                continue
+            f["verified"] = verdict.verified.value
+            f["verified_reason"] = verdict.reason
+            f["verified_at"] = _utc_iso(verdict.at)
+            self._log.journal_verified(destination, str(f.get("sop_instance_uid", "")), verdict)
+        return True
+
+    def _remember_verified(self, verdicts: Mapping[str, Mapping[str, Verification]]) -> None:
+        """Remember this session's verdicts in the stored-instance index, for the sessions
+        that will skip these instances (a write that fails costs a warning, not the record)."""
+        index = self.options.index
+        if index is None:
+            return
+        try:
+            index.add_verified(verdict_rows(verdicts, self._dest_keys))
+        except sqlite3.Error as exc:
+            message = f"the stored-instance index does not remember these verdicts: {exc}"
+            self.emit(LogMessage(level=logging.WARNING, message=message))
 
     def _take_in(self, plan: SendPlan) -> None:
         """Record what the plan will not send: the scan's skips, files already stored."""
@@ -441,6 +498,9 @@ class Session:
         for share in plan.destinations:
             for stored in share.already_stored:
                 self._decide(stored.instance, share.target, FileState.SKIPPED, stored.reason)
+                if stored.verification is not None:
+                    key = (share.target.name, stored.instance.path)
+                    self._carried[key] = stored.verification
 
     def _lane(self, target: TransferTarget, workers: int, batches: Sequence[Batch]) -> Lane:
         """A destination's workers: threads of this process, or spread over child processes
@@ -614,6 +674,13 @@ class Session:
         if tried and all(q.established == 0 for q in tried):
             return EXIT_NO_ASSOCIATION
         return EXIT_FAILED if self.ledger.counts()["failed"] else EXIT_OK
+
+
+def _utc_iso(timestamp: float) -> str | None:
+    """A verdict's time as the summary writes ``verified_at`` (None when unknown)."""
+    if not timestamp:
+        return None
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def describe_target(target: TransferTarget) -> dict[str, Any]:

@@ -77,6 +77,7 @@ def _from_journal(path: Path) -> EarlierRecord:
         if earlier is not None:
             files[-1]["verified"] = earlier.get("verified", "not-asked")
             files[-1]["verified_reason"] = earlier.get("reason", "")
+            files[-1]["verified_at"] = _iso(float(earlier.get("t") or 0.0))
             if earlier.get("transaction"):  # a late report for it may still come
                 files[-1]["verified_transaction"] = str(earlier["transaction"])
     names = list(dict.fromkeys([*destinations, *(f["destination"] for f in files)]))

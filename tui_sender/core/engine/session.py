@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tui_sender.core.base.private_files import prepare_logs_dir, write_private_json
+from tui_sender.core.base.times import utc_iso
 from tui_sender.core.dicom.negotiation import Batch
 from tui_sender.core.engine.association_keeper import CANCELLED
 from tui_sender.core.engine.destination_queue import DestinationQueue
@@ -475,7 +476,7 @@ class Session:
                 continue
             f["verified"] = verdict.verified.value
             f["verified_reason"] = verdict.reason
-            f["verified_at"] = _utc_iso(verdict.at)
+            f["verified_at"] = utc_iso(verdict.at)
             self._log.journal_verified(destination, str(f.get("sop_instance_uid", "")), verdict)
         return True
 
@@ -674,13 +675,6 @@ class Session:
         if tried and all(q.established == 0 for q in tried):
             return EXIT_NO_ASSOCIATION
         return EXIT_FAILED if self.ledger.counts()["failed"] else EXIT_OK
-
-
-def _utc_iso(timestamp: float) -> str | None:
-    """A verdict's time as the summary writes ``verified_at`` (None when unknown)."""
-    if not timestamp:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def describe_target(target: TransferTarget) -> dict[str, Any]:

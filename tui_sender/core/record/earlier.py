@@ -10,12 +10,12 @@ document, and :func:`verified_path` says where the updated one goes.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tui_sender.core.base.times import utc_iso
 from tui_sender.core.config.destinations import Destination
 from tui_sender.core.config.settings import ConfigError
 from tui_sender.core.model.recorded_path import record_path
@@ -70,14 +70,14 @@ def _from_journal(path: Path) -> EarlierRecord:
                 "sop_class_uid": f.sop_class_uid,
                 "study_uid": f.study_uid,
                 "series_uid": f.series_uid,
-                "finished_at": _iso(f.at),
+                "finished_at": utc_iso(f.at),
             }
         )
         earlier = journal.verified.get((f.destination, f.sop_instance_uid))
         if earlier is not None:
             files[-1]["verified"] = earlier.get("verified", "not-asked")
             files[-1]["verified_reason"] = earlier.get("reason", "")
-            files[-1]["verified_at"] = _iso(float(earlier.get("t") or 0.0))
+            files[-1]["verified_at"] = utc_iso(float(earlier.get("t") or 0.0))
             if earlier.get("transaction"):  # a late report for it may still come
                 files[-1]["verified_transaction"] = str(earlier["transaction"])
     names = list(dict.fromkeys([*destinations, *(f["destination"] for f in files)]))
@@ -89,13 +89,6 @@ def _from_journal(path: Path) -> EarlierRecord:
         "files": files,
     }
     return EarlierRecord(path, summary, destinations)
-
-
-def _iso(timestamp: float) -> str | None:
-    """A journal line's time as the summary writes it (None when the line had none)."""
-    if not timestamp:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
 
 
 def verified_path(source: Path, session_id: str) -> Path:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui_sender.core.base.deferred_imports import IMPORT_LOCK
+from tui_sender.core.base.times import utc_iso
 from tui_sender.core.model.events import (
     Event,
     VerificationFinished,
@@ -270,14 +271,6 @@ def earlier_requests(
     return tuple(Transaction(uid, tuple(named.values())) for uid, named in waiting.items())
 
 
-def _iso(timestamp: float) -> str | None:
-    import datetime as dt
-
-    if not timestamp:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="milliseconds")
-
-
 def apply_to_summary(
     summary: dict[str, Any], verifications: Sequence[DestinationVerification]
 ) -> dict[str, Any]:
@@ -307,7 +300,7 @@ def apply_to_summary(
             verdict = Verification(Verified.UNCONFIRMED, "its SOP Instance UID is not recorded")
         f["verified"] = verdict.verified.value
         f["verified_reason"] = verdict.reason
-        f["verified_at"] = _iso(verdict.at)
+        f["verified_at"] = utc_iso(verdict.at)
         if verdict.transaction:
             f["verified_transaction"] = verdict.transaction
         else:  # verified otherwise now: an earlier transaction no longer applies

@@ -49,6 +49,11 @@ from tui_sender.core.net.pdu_reader import PduReader
 BATCH_BYTES = 1 << 20
 """Data bytes read and sent per system call pair when streaming a file."""
 
+PENDING = (0xFF00, 0xFF01)
+"""C-FIND statuses that mean "a match, and more to come" (PS3.4 C.4.1.1.4)."""
+MAX_MATCHES = 1_000_000
+"""More responses than this to one C-FIND: the peer is not ending its answer."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoreReply:
@@ -295,6 +300,45 @@ class Link:
             status, _ = self._read_response(wire.C_ECHO_RSP, "C-ECHO", (message_id,))
         return status
 
+    def find(self, sop_class_uid: str, identifier: bytes) -> tuple[int, list[bytes]]:
+        """One C-FIND: its final status and the identifier of every pending response.
+
+        ``identifier`` and the identifiers returned are encoded in the transfer
+        syntax of the accepted context for ``sop_class_uid`` (see
+        :meth:`context_for`). Unlike pynetdicom's ``send_c_find``, no second
+        thread reads the socket, so a fast archive's first match cannot be
+        taken away as an "unexpected C-FIND service message" (its reactor
+        race, pydicom/pynetdicom#875: one instance in a few hundred went
+        missing). Raises :class:`LinkBroken` as :meth:`echo` does, and after
+        :data:`MAX_MATCHES` responses (a peer that never ends its answer).
+        """
+        context = self.context_for(sop_class_uid)
+        if context is None:
+            raise ValueError(f"{sop_class_uid} was not accepted on this association")
+        message_id = self.next_message_id()
+        request = wire.encode_command_pdus(
+            context.context_id, wire.encode_c_find_rq(message_id, sop_class_uid), self.peer_max_pdu
+        ) + wire.encode_dataset_pdus(context.context_id, identifier, self.peer_max_pdu)
+        matches: list[bytes] = []
+        with self._exchange("C-FIND"):
+            self._sending()
+            self._sock.sendall(request)
+            self._awaiting()
+            while len(matches) <= MAX_MATCHES:
+                status, command = self._read_response(wire.C_FIND_RSP, "C-FIND", (message_id,))
+                data = self._read_dataset("C-FIND") if command.has_dataset else None
+                if status not in PENDING:
+                    return status, matches
+                if data is not None:
+                    matches.append(data)
+            raise LinkBroken(f"the C-FIND went on past {MAX_MATCHES} matches", FailureKind.PROTOCOL)
+
+    def context_for(self, sop_class_uid: str) -> ContextResult | None:
+        """The first accepted context for ``sop_class_uid`` (None: not accepted)."""
+        return next(
+            (c for c in self.contexts if c.accepted and c.sop_class_uid == sop_class_uid), None
+        )
+
     @contextlib.contextmanager
     def _exchange(self, what: str) -> Iterator[None]:
         """Run one request/response exchange; whatever ends it early becomes :class:`LinkBroken`.
@@ -455,6 +499,28 @@ class Link:
         if command.status is None:
             raise LinkBroken(f"{what} response without a status", FailureKind.PROTOCOL)
         return command.status, command
+
+    def _read_dataset(self, what: str) -> bytes:
+        """The data set that follows a response's command set, all of its fragments."""
+        fragments: list[bytes] = []
+        while True:
+            pdu_type, body = self._reader.read_pdu()
+            if pdu_type == wire.A_ABORT:
+                raise LinkBroken(abort_text(body))
+            if pdu_type != wire.P_DATA_TF:
+                raise LinkBroken(
+                    f"unexpected PDU type 0x{pdu_type:02X} inside a {what} response",
+                    FailureKind.PROTOCOL,
+                )
+            for _cid, control, data in wire.iter_pdvs(body):
+                if control & wire.MCH_COMMAND:
+                    raise LinkBroken(
+                        f"the PACS sent a command where the {what} response's data set belongs",
+                        FailureKind.PROTOCOL,
+                    )
+                fragments.append(data)
+                if control & wire.MCH_LAST:
+                    return b"".join(fragments)
 
     # -- ending ----------------------------------------------------------------
 

@@ -36,6 +36,8 @@ C_STORE_RQ = 0x0001
 C_STORE_RSP = 0x8001
 C_ECHO_RQ = 0x0030
 C_ECHO_RSP = 0x8030
+C_FIND_RQ = 0x0020
+C_FIND_RSP = 0x8020
 DATASET_PRESENT = 0x0001
 NO_DATASET = 0x0101
 
@@ -103,6 +105,20 @@ def encode_c_echo_rq(message_id: int) -> bytes:
     )
 
 
+def encode_c_find_rq(message_id: int, sop_class_uid: str) -> bytes:
+    """The C-FIND-RQ command set, Implicit VR Little Endian (PS3.7 9.3.2.1); an identifier
+    follows."""
+    return _command_set(
+        [
+            _element(0x0000, 0x0002, _uid(sop_class_uid)),
+            _element(0x0000, 0x0100, _US.pack(C_FIND_RQ)),
+            _element(0x0000, 0x0110, _US.pack(message_id)),
+            _element(0x0000, 0x0700, _US.pack(PRIORITY_MEDIUM)),
+            _element(0x0000, 0x0800, _US.pack(DATASET_PRESENT)),
+        ]
+    )
+
+
 def _command_set(elements: list[bytes]) -> bytes:
     """The elements (in tag order) behind their (0000,0000) Command Group Length."""
     encoded = b"".join(elements)
@@ -131,12 +147,21 @@ def fragment_size(peer_max_pdu: int, ceiling: int) -> int:
 
 def encode_command_pdus(context_id: int, command: bytes, peer_max_pdu: int) -> bytes:
     """The command set as one or more P-DATA-TF PDUs, like pynetdicom fragments it."""
-    size = fragment_size(peer_max_pdu, max(len(command), 1))
+    return _fragments(context_id, command, peer_max_pdu, MCH_COMMAND)
+
+
+def encode_dataset_pdus(context_id: int, dataset: bytes, peer_max_pdu: int) -> bytes:
+    """A small data set (a query identifier) as one or more P-DATA-TF PDUs."""
+    return _fragments(context_id, dataset, peer_max_pdu, 0)
+
+
+def _fragments(context_id: int, data: bytes, peer_max_pdu: int, kind: int) -> bytes:
+    size = fragment_size(peer_max_pdu, max(len(data), 1))
     out = bytearray()
-    for start in range(0, len(command), size):
-        chunk = command[start : start + size]
-        last = start + size >= len(command)
-        control = MCH_COMMAND | (MCH_LAST if last else 0)
+    for start in range(0, max(len(data), 1), size):
+        chunk = data[start : start + size]
+        last = start + size >= len(data)
+        control = kind | (MCH_LAST if last else 0)
         out += pdata_header(context_id, control, len(chunk)) + chunk
     return bytes(out)
 
@@ -173,6 +198,11 @@ class CommandSet:
     def message_id_responded(self) -> int | None:
         """(0000,0120) Message ID Being Responded To."""
         return self.us(0x00000120)
+
+    @property
+    def has_dataset(self) -> bool:
+        """(0000,0800) Command Data Set Type: anything but 0x0101 means a data set follows."""
+        return self.us(0x00000800) not in (None, NO_DATASET)
 
     @property
     def affected_sop_instance_uid(self) -> str:

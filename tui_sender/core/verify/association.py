@@ -10,6 +10,7 @@ sentence when the peer cannot be reached or refuses.
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,30 @@ def no_delay(event: Any) -> None:
     sock = event.assoc.dul.socket
     if sock is not None and sock.socket is not None:
         sock.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def park_reactor(assoc: Any, *, timeout: float = 1.0) -> None:
+    """Before a pynetdicom ``send_*`` call: make sure its reactor thread is really paused.
+
+    ``send_*`` clears ``_reactor_checkpoint`` and then trusts ``_is_paused``,
+    which is also True in the instant after the reactor passed the checkpoint
+    and before it takes the next message off the queue. A fast archive's
+    response is then served as an "unexpected ... service message" and the
+    request waits out the whole DIMSE timeout (pydicom/pynetdicom#875; for
+    C-FIND it lost one match in about 700 queries against dcmqrscp, which is
+    why C-FIND now runs on our own association). Here the checkpoint is
+    cleared first and we wait until the reactor is blocked on it (the Event's
+    condition has a waiter); ``send_*`` sets it again after the response.
+    pynetdicom 3.0's internals: without them this does nothing.
+    """
+    checkpoint = getattr(assoc, "_reactor_checkpoint", None)
+    waiters = getattr(getattr(checkpoint, "_cond", None), "_waiters", None)
+    if checkpoint is None or waiters is None:
+        return
+    checkpoint.clear()
+    deadline = time.monotonic() + timeout
+    while not waiters and assoc.is_established and time.monotonic() < deadline:
+        time.sleep(0.0002)
 
 
 class VerificationError(Exception):

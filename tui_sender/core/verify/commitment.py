@@ -47,6 +47,7 @@ from tui_sender.core.verify.association import (
     accepted,
     associated,
     no_delay,
+    park_reactor,
 )
 
 STORAGE_COMMITMENT = "1.2.840.10008.1.20.1"
@@ -284,12 +285,16 @@ def request_commitment(
         for group in _batches(instances, batch):
             transaction = Transaction(new_transaction_uid(), group)
             box.expect(transaction.uid, (i.sop_instance_uid for i in group))
-            status, _ = assoc.send_n_action(
-                _action_dataset(transaction),
-                REQUEST_COMMITMENT,
-                STORAGE_COMMITMENT,
-                STORAGE_COMMITMENT_INSTANCE,
-            )
+            park_reactor(assoc)
+            try:
+                status, _ = assoc.send_n_action(
+                    _action_dataset(transaction),
+                    REQUEST_COMMITMENT,
+                    STORAGE_COMMITMENT,
+                    STORAGE_COMMITMENT_INSTANCE,
+                )
+            except RuntimeError:  # pynetdicom: the archive ended the association already
+                status = None
             code = int(getattr(status, "Status", -1)) if status is not None else -1
             if code != 0x0000:
                 refused = (

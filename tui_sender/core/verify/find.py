@@ -8,20 +8,31 @@ then ``found`` or ``missing``. One query per series works on every archive
 costs one round trip per series rather than per instance. A SERIES level
 query then asks Number of Series Related Instances, so a count that
 disagrees with what the IMAGE level listed is reported too.
+
+The queries run on the product's own association
+(:meth:`~tui_sender.core.net.link.Link.find`), not pynetdicom's: its
+reactor thread could take a fast archive's first match off the queue
+(pydicom/pynetdicom#875), and a stored instance was then reported missing,
+about one series in a few hundred against dcmqrscp.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from io import BytesIO
 from typing import Any
 
 from tui_sender.core.base.deferred_imports import IMPORT_LOCK
 from tui_sender.core.model.verification import StoredInstance, Verification, Verified
 from tui_sender.core.net.endpoint import LinkSettings
-from tui_sender.core.verify.association import VerificationError, accepted, associated
+from tui_sender.core.net.failures import AssociationError, FailureKind, LinkBroken
+from tui_sender.core.net.link import Link
+from tui_sender.core.net.opening import ProposedContext, open_link
+from tui_sender.core.verify.association import UNCOMPRESSED, VerificationError
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
 PENDING = (0xFF00, 0xFF01)
@@ -30,6 +41,7 @@ NO_ANSWER = (
     "know as a modality)"
 )
 ENDED = "the archive ended the association before the C-FIND was answered"
+IMPLICIT_LITTLE = "1.2.840.10008.1.2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,26 +102,61 @@ def _identifier(level: str, study_uid: str, series_uid: str) -> Any:
     return ds
 
 
-def _query(assoc: Any, identifier: Any) -> list[Any]:
+def _encode(ds: Any, implicit: bool) -> bytes:
+    with IMPORT_LOCK:
+        from pydicom.filebase import DicomBytesIO
+        from pydicom.filewriter import write_dataset
+
+    fp = DicomBytesIO()
+    fp.is_little_endian = True
+    fp.is_implicit_VR = implicit
+    write_dataset(fp, ds)
+    return fp.getvalue()
+
+
+def _decode(data: bytes, implicit: bool) -> Any:
+    with IMPORT_LOCK:
+        from pydicom.filereader import read_dataset
+
+    return read_dataset(BytesIO(data), implicit, True)
+
+
+def _query(link: Link, identifier: Any) -> list[Any]:
     """Every match of one C-FIND; VerificationError when the peer fails it."""
-    if not assoc.is_established:
+    if link.closed:
         raise VerificationError(ENDED)
-    matches = []
+    context = link.context_for(STUDY_ROOT_FIND)
+    implicit = context is None or context.transfer_syntax_uid == IMPLICIT_LITTLE
     try:
-        for status, found in assoc.send_c_find(identifier, STUDY_ROOT_FIND):
-            code = int(getattr(status, "Status", -1)) if status is not None else -1
-            if code in PENDING:
-                if found is not None:
-                    matches.append(found)
-            elif code == 0x0000:
-                return matches
-            elif code < 0:
-                raise VerificationError(NO_ANSWER)
-            else:
-                raise VerificationError(f"the archive failed the C-FIND (0x{code:04X})")
-    except RuntimeError as exc:  # pynetdicom: the association ended under the query
-        raise VerificationError(ENDED) from exc
-    raise VerificationError(ENDED)
+        status, matches = link.find(STUDY_ROOT_FIND, _encode(identifier, implicit))
+    except LinkBroken as exc:
+        if exc.kind is FailureKind.TIMEOUT:
+            raise VerificationError(NO_ANSWER) from exc
+        raise VerificationError(f"{ENDED} ({exc})") from exc
+    if status != 0x0000:
+        raise VerificationError(f"the archive failed the C-FIND (0x{status:04X})")
+    try:
+        return [_decode(match, implicit) for match in matches]
+    except Exception as exc:  # pydicom raises many kinds for bytes it cannot parse
+        raise VerificationError(f"the archive's C-FIND answer could not be read: {exc}") from exc
+
+
+@contextmanager
+def _find_link(settings: LinkSettings) -> Iterator[Link]:
+    """An association proposing Study Root FIND; released (or aborted) after."""
+    proposed = [ProposedContext(STUDY_ROOT_FIND, syntax) for syntax in UNCOMPRESSED]
+    peer = f"{settings.called_ae}@{settings.host}:{settings.port}"
+    try:
+        link = open_link(settings, proposed)
+    except AssociationError as exc:
+        if exc.kind is FailureKind.NO_CONTEXTS:
+            raise VerificationError(f"{peer} does not accept Study Root C-FIND") from exc
+        raise VerificationError(f"could not associate with {peer} to verify: {exc}") from exc
+    try:
+        yield link
+    finally:
+        if not link.closed:
+            link.release()
 
 
 def find_instances(
@@ -127,11 +174,7 @@ def find_instances(
     series = by_series(instances)
     results: dict[str, Verification] = {}
     counts: list[SeriesCount] = []
-    with associated(link, [STUDY_ROOT_FIND]) as assoc:
-        if not accepted(assoc, STUDY_ROOT_FIND):
-            raise VerificationError(
-                f"{link.called_ae}@{link.host}:{link.port} does not accept Study Root C-FIND"
-            )
+    with _find_link(link) as association:
         lost = ""  # why the association ended: the reason of every series after it
         for done, ((study_uid, series_uid), members) in enumerate(series.items(), 1):
             try:
@@ -141,11 +184,11 @@ def find_instances(
                     raise VerificationError("its Study or Series Instance UID is not recorded")
                 listed = {
                     str(m.get("SOPInstanceUID", ""))
-                    for m in _query(assoc, _identifier("IMAGE", study_uid, series_uid))
+                    for m in _query(association, _identifier("IMAGE", study_uid, series_uid))
                 }
-                related = _related(assoc, study_uid, series_uid)
+                related = _related(association, study_uid, series_uid)
             except VerificationError as exc:
-                if not assoc.is_established:
+                if association.closed:
                     lost = lost or str(exc)
                 results |= series_verdicts(members, None, str(exc))
                 progress(done, len(series))
@@ -156,10 +199,10 @@ def find_instances(
     return results, counts
 
 
-def _related(assoc: Any, study_uid: str, series_uid: str) -> int | None:
+def _related(association: Link, study_uid: str, series_uid: str) -> int | None:
     """Number of Series Related Instances, when the archive returns it."""
     try:
-        matches = _query(assoc, _identifier("SERIES", study_uid, series_uid))
+        matches = _query(association, _identifier("SERIES", study_uid, series_uid))
     except VerificationError:
         return None
     for match in matches:

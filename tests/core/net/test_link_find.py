@@ -8,10 +8,14 @@ decoded are compared value for value.
 
 from __future__ import annotations
 
+import socket
+import struct
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from io import BytesIO
+from typing import Any
 
 import pytest
 from pydicom.dataset import Dataset
@@ -20,7 +24,10 @@ from pynetdicom import AE, evt
 from pynetdicom.dsutils import decode, encode
 
 from tests.core.net.test_link import QUICK, settings
+from tui_sender.core.model.events import ContextResult
+from tui_sender.core.net import wire
 from tui_sender.core.net.failures import FailureKind, LinkBroken
+from tui_sender.core.net.link import Link
 from tui_sender.core.net.opening import ProposedContext, open_link
 from tui_sender.core.verify.association import no_delay
 from tui_sender.demo.receiver import serve_in_background, shutdown_server
@@ -46,7 +53,7 @@ def query_scp(answer: Answer, *, max_pdu: int, syntax: str) -> Iterator[tuple[in
     ae.add_supported_context(STUDY_ROOT_FIND, syntax)
     ae.maximum_pdu_size = max_pdu
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = QUICK
-    handlers = [(evt.EVT_C_FIND, on_find), (evt.EVT_CONN_OPEN, no_delay)]  # answers at once
+    handlers: list[Any] = [(evt.EVT_C_FIND, on_find), (evt.EVT_CONN_OPEN, no_delay)]  # quick
     server = serve_in_background(ae, ("127.0.0.1", 0), handlers)
     try:
         yield int(server.server_address[1]), queries
@@ -149,3 +156,45 @@ def test_find_on_a_class_not_accepted_is_refused_before_sending() -> None:
             link.find("1.2.840.10008.5.1.4.1.2.1.1", b"")
         assert link.release()
     assert queries == []
+
+
+def _find_rsp(message_id: int, status: int, with_dataset: bool) -> bytes:
+    """A C-FIND-RSP command set as an archive sends it (Implicit VR Little Endian)."""
+    elements = [
+        (0x0002, wire._uid(STUDY_ROOT_FIND)),
+        (0x0100, struct.pack("<H", wire.C_FIND_RSP)),
+        (0x0120, struct.pack("<H", message_id)),
+        (0x0800, struct.pack("<H", wire.DATASET_PRESENT if with_dataset else wire.NO_DATASET)),
+        (0x0900, struct.pack("<H", status)),
+    ]
+    body = b"".join(struct.pack("<HHI", 0, e, len(v)) + v for e, v in elements)
+    return struct.pack("<HHII", 0, 0, 4, len(body)) + body
+
+
+def test_command_and_data_set_fragments_sharing_one_pdu_are_both_read() -> None:
+    """PS3.8 lets one P-DATA-TF carry several PDVs: the end of a response's command set,
+    its data set, and the next response. Nothing of them may be dropped or mixed up."""
+    ours, theirs = socket.socketpair()
+    link = Link(ours, settings(0), 16384, (ContextResult(1, STUDY_ROOT_FIND, ELE, True, "ok"),))
+    matches = [encode(_identifier(f"2.25.{n}"), False, True) or b"" for n in (1, 2)]
+
+    def archive() -> None:
+        request = theirs.recv(65536)  # the C-FIND-RQ and its identifier, a few hundred bytes
+        assert request[0] == wire.P_DATA_TF
+        first, second, final = (_find_rsp(1, status, status != 0) for status in (0xFF00, 0xFF01, 0))
+        cmd, last = wire.MCH_COMMAND, wire.MCH_LAST
+        theirs.sendall(
+            wire.encode_pdv_items(
+                [(1, cmd, first[:20]), (1, cmd | last, first[20:]),
+                 (1, 0, matches[0][:50]), (1, last, matches[0][50:]), (1, cmd | last, second)]
+            )
+            + wire.encode_pdv_items([(1, last, matches[1]), (1, cmd | last, final)])
+        )  # fmt: skip
+
+    answering = threading.Thread(target=archive, daemon=True)
+    answering.start()
+    status, received = link.find(STUDY_ROOT_FIND, encode(_identifier("2.25.0"), False, True) or b"")
+    answering.join(5)
+    link.abort()
+    theirs.close()
+    assert (status, received) == (0x0000, matches)

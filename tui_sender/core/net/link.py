@@ -30,6 +30,7 @@ receive returns at once (the cancel path).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import select
@@ -106,6 +107,8 @@ class Link:
         }
         self._sock = sock
         self._reader = PduReader(sock)
+        self._pdvs: collections.deque[tuple[int, bytes]] = collections.deque()
+        """Fragments of a P-DATA-TF PDU read but not yet taken (see :meth:`_next_pdv`)."""
         self._fragment = wire.fragment_size(peer_max_pdu, 256 * 1024)
         per_batch = max(1, BATCH_BYTES // self._fragment)
         self._stride = self._fragment + wire.PDATA_OVERHEAD
@@ -459,28 +462,14 @@ class Link:
         """Read the response to one of the requests ``expected``: its status and all of it."""
         fragments: list[bytes] = []
         while True:
-            pdu_type, body = self._reader.read_pdu()
-            if pdu_type == wire.A_ABORT:
-                raise LinkBroken(abort_text(body))
-            if pdu_type == wire.A_RELEASE_RQ:
+            control, data = self._next_pdv(what)
+            if not control & wire.MCH_COMMAND:
                 raise LinkBroken(
-                    f"the PACS asked to release the association while a {what} was in flight"
-                )
-            if pdu_type != wire.P_DATA_TF:
-                raise LinkBroken(
-                    f"unexpected PDU type 0x{pdu_type:02X} instead of a {what} response",
+                    f"the PACS sent a data set instead of a {what} response",
                     FailureKind.PROTOCOL,
                 )
-            done = False
-            for _cid, control, data in wire.iter_pdvs(body):
-                if not control & wire.MCH_COMMAND:
-                    raise LinkBroken(
-                        f"the PACS sent a data set instead of a {what} response",
-                        FailureKind.PROTOCOL,
-                    )
-                fragments.append(data)
-                done = bool(control & wire.MCH_LAST)
-            if done:
+            fragments.append(data)
+            if control & wire.MCH_LAST:
                 break
         command = wire.decode_command(b"".join(fragments))
         if command.command_field != command_field:
@@ -504,23 +493,37 @@ class Link:
         """The data set that follows a response's command set, all of its fragments."""
         fragments: list[bytes] = []
         while True:
+            control, data = self._next_pdv(what)
+            if control & wire.MCH_COMMAND:
+                raise LinkBroken(
+                    f"the PACS sent a command where the {what} response's data set belongs",
+                    FailureKind.PROTOCOL,
+                )
+            fragments.append(data)
+            if control & wire.MCH_LAST:
+                return b"".join(fragments)
+
+    def _next_pdv(self, what: str) -> tuple[int, bytes]:
+        """The next (control header, data) fragment, reading a P-DATA-TF PDU when none waits.
+
+        A PDU may carry several fragments, the end of a command set and the
+        start of its data set among them; those not read yet wait here.
+        """
+        while not self._pdvs:
             pdu_type, body = self._reader.read_pdu()
             if pdu_type == wire.A_ABORT:
                 raise LinkBroken(abort_text(body))
+            if pdu_type == wire.A_RELEASE_RQ:
+                raise LinkBroken(
+                    f"the PACS asked to release the association while a {what} was in flight"
+                )
             if pdu_type != wire.P_DATA_TF:
                 raise LinkBroken(
-                    f"unexpected PDU type 0x{pdu_type:02X} inside a {what} response",
+                    f"unexpected PDU type 0x{pdu_type:02X} instead of a {what} response",
                     FailureKind.PROTOCOL,
                 )
-            for _cid, control, data in wire.iter_pdvs(body):
-                if control & wire.MCH_COMMAND:
-                    raise LinkBroken(
-                        f"the PACS sent a command where the {what} response's data set belongs",
-                        FailureKind.PROTOCOL,
-                    )
-                fragments.append(data)
-                if control & wire.MCH_LAST:
-                    return b"".join(fragments)
+            self._pdvs.extend((control, data) for _cid, control, data in wire.iter_pdvs(body))
+        return self._pdvs.popleft()
 
     # -- ending ----------------------------------------------------------------
 
@@ -590,7 +593,7 @@ class Link:
             self._close()
             return False
         pending_tls = isinstance(self._sock, ssl.SSLSocket) and self._sock.pending() > 0
-        if not readable and not pending_tls and not self._reader.buffered:
+        if not readable and not pending_tls and not self._reader.buffered and not self._pdvs:
             return True
         try:
             self._set_timeout(1.0)

@@ -29,7 +29,7 @@ from tests.ui.test_ui_flow import wait_until
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.engine.session import RunningSession, SessionResult
 from tui_sender.core.model.events import VerificationFinished
-from tui_sender.core.model.verification import VerifyMethod
+from tui_sender.core.model.verification import Verified, VerifyMethod
 from tui_sender.core.record.earlier import verified_path
 from tui_sender.demo.samples.data import SampleSet, generate_tiny_files
 from tui_sender.ui.app import SenderApp
@@ -229,6 +229,12 @@ async def test_a_lost_instance_shows_not_verified_and_verify_again_commits_it(
         assert {f["verified"] for f in on_disk["files"]} == {"committed"}
         keys = [b.key for _, b, _, _ in summary.active_bindings.values()]
         assert "v" not in keys and "u" not in keys, "nothing left to verify: the keys go"
+        # A later send that skips it as already stored carries "committed", as after `verify`.
+        index = app.stored_index()
+        assert index is not None
+        (target,) = summary.session.targets
+        remembered = index.lookup(target.link.peer, [uid])[uid].verification
+        assert remembered is not None and remembered.verified is Verified.COMMITTED
 
 
 async def test_resend_unverified_sends_the_lost_instance_again_and_it_is_committed(

@@ -15,6 +15,7 @@ from textual.message import Message
 
 from tui_sender.core.config.destinations import AddressBook, Destination
 from tui_sender.core.model.catalog import Catalog, Instance
+from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.scan.selection import Selection
 
 
@@ -51,6 +52,10 @@ class SenderHost(Protocol):
         """Build a session and open the dashboard on it; ``force``: send instances even when
         the stored-instance index says the destination holds them (a re-send of instances
         the archive could not prove it holds)."""
+        ...
+
+    def stored_index(self) -> StoredIndex | None:
+        """The stored-instance index sessions consult (None when it cannot be opened)."""
         ...
 
     def post_message(self, message: Message) -> bool:

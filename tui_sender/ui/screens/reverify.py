@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from tui_sender.core.engine.targets import TransferTarget
 from tui_sender.core.model.verification import Verification, Verified, VerifyMethod
+from tui_sender.core.record.stored_index import StoredIndex, verdict_rows
 from tui_sender.core.verify.stage import (
     DestinationVerification,
     VerifyJob,
@@ -35,6 +37,8 @@ class Reverified:
     summary: dict[str, Any]
     checked: list[DestinationVerification]
     written_to: Path
+    warning: str = ""
+    """Why the stored-instance index does not remember the answers ("" when it does)."""
 
 
 def reverify_jobs(summary: Mapping[str, Any], targets: Sequence[TransferTarget]) -> list[VerifyJob]:
@@ -55,6 +59,25 @@ def reverify_jobs(summary: Mapping[str, Any], targets: Sequence[TransferTarget])
                 VerifyJob(target.name, target.link, target.verify, instances, target.web, earlier)
             )
     return jobs
+
+
+def remember_reverified(
+    checked: Sequence[DestinationVerification],
+    targets: Sequence[TransferTarget],
+    index: StoredIndex | None,
+) -> str:
+    """Put the second verification's answers in the stored-instance index, as
+    ``tui-sender verify`` does: a later send that skips these instances carries
+    them, and sends again one the archive is now found not to hold. Returns why
+    that failed ("" when written, or when the session had no index)."""
+    if index is None:
+        return ""
+    keys = {t.name: t.link.peer for t in targets}
+    try:
+        index.add_verified(verdict_rows({c.name: c.results for c in checked}, keys))
+    except sqlite3.Error as exc:
+        return f"the stored-instance index does not remember these verdicts: {exc}"
+    return ""
 
 
 def _timestamp(value: object) -> float:

@@ -39,11 +39,17 @@ from tui_sender.core.model.events import (
 )
 from tui_sender.core.model.recorded_path import display_path, path_from_record
 from tui_sender.core.record.earlier import verified_path
+from tui_sender.core.record.stored_index import StoredIndex
 from tui_sender.core.verify.stage import VerifyJob, not_proven, run_verification
 from tui_sender.ui.host import SenderHost, host_of
 from tui_sender.ui.messages import VerificationReported
 from tui_sender.ui.palette import palette
-from tui_sender.ui.screens.reverify import Reverified, reverified_summary, reverify_jobs
+from tui_sender.ui.screens.reverify import (
+    Reverified,
+    remember_reverified,
+    reverified_summary,
+    reverify_jobs,
+)
 from tui_sender.ui.widgets.key_footer import KeyFooter
 from tui_sender.ui.widgets.screen_header import ScreenHeader
 from tui_sender.ui.widgets.study_tree import format_date
@@ -324,10 +330,10 @@ class SummaryScreen(Screen[None]):
         # The waits for reports send no event: the seconds waited tick on a timer.
         self._verify_clock = self.set_interval(1.0, self._show_verifying)
         self.refresh_bindings()
-        self._verify_again(jobs)
+        self._verify_again(jobs, self.sender.stored_index())
 
     @work(thread=True, exclusive=True, group="verify", name="verify-again", exit_on_error=False)
-    def _verify_again(self, jobs: list[VerifyJob]) -> Reverified:
+    def _verify_again(self, jobs: list[VerifyJob], index: StoredIndex | None) -> Reverified:
         """Run the core's verification stage, then record its answers beside the summary."""
 
         def report(event: object) -> None:
@@ -338,7 +344,8 @@ class SummaryScreen(Screen[None]):
         summary = reverified_summary(self.summary, checked)
         out = verified_path(self.result.summary_path, str(summary.get("session_id", "")))
         write_private_json(out, summary)
-        return Reverified(summary, checked, out)
+        warning = remember_reverified(checked, self.session.targets, index)
+        return Reverified(summary, checked, out, warning)
 
     def on_verification_reported(self, message: VerificationReported) -> None:
         """A step of the second verification: shown under the counts."""
@@ -381,7 +388,9 @@ class SummaryScreen(Screen[None]):
                 for c in done.checked
             ]
             lines.append(f"Written to {done.written_to}")
-            doubtful = bool(not_proven(self.summary))
+            if done.warning:
+                lines.append(done.warning)
+            doubtful = bool(not_proven(self.summary)) or bool(done.warning)
             self.notify(
                 "\n".join(lines),
                 title="Verified again",

@@ -722,3 +722,29 @@ def test_a_summary_from_before_verification_shows_nothing_of_it(tmp_path: Path) 
     assert 'id="proof"' not in document and 'id="not-verified"' not in document
     assert "Verification" not in document and "verified" not in _section(document, "charts")
     assert "Not verified" not in document
+
+
+def test_a_session_that_stored_nothing_new_shows_what_the_skipped_instances_carry(
+    tmp_path: Path,
+) -> None:
+    """A re-send where the index says everything is stored: the proof is the earlier one."""
+    summary = _verified_summary([])
+    summary["files"] = [
+        _file(f"/data/IMG{n}.dcm", "skipped", status=None, reason="already stored",
+              sop_instance_uid=f"2.25.{n}", verified=answer)
+        for n, answer in enumerate(["committed"] * 3 + ["missing"])
+    ]  # fmt: skip
+    summary["totals"] |= {"sent": 0, "skipped": 4, "found": 4}
+    document = export_html(summary, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert (
+        '<p class="verdict proof failed" id="proof">✗ Nothing new stored; 3 of 4 instances '
+        "already stored were verified earlier (3 committed, 1 missing).</p>"
+    ) in document
+    for f in summary["files"]:
+        f["verified"] = "committed"
+    document = export_html(summary, tmp_path / "all.html").read_text(encoding="utf-8")
+    assert "✓ Nothing new stored; 4 of 4 instances already stored were verified earlier" in document
+    for f in summary["files"]:
+        f["verified"] = "not-asked"
+    document = export_html(summary, tmp_path / "none.html").read_text(encoding="utf-8")
+    assert "! No stored instance to verify." in document

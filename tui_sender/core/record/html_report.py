@@ -311,7 +311,7 @@ class _PageBuilder:
         counts = Counter(verified_value(f) for f in self.stored)
         stored = len(self.stored)
         if not stored:
-            return "! No stored instance to verify.", "warning"
+            return self._carried_proof()
         verified = sum(counts[v] for v in VERIFIED)
         kinds = [v for v in VERIFIED if counts[v]]
         how = VERIFIED_WORDS[kinds[0]] if len(kinds) == 1 else _tally(counts, VERIFIED)
@@ -322,6 +322,22 @@ class _PageBuilder:
         if any(counts[v] for v in _LOST):
             return f"✗ {line}", "failed"
         return (f"✓ {line}", "sent") if verified >= stored else (f"! {line}", "warning")
+
+    def _carried_proof(self) -> tuple[str, str]:
+        """Nothing stored this session: what the skipped, already stored instances carry
+        from an earlier verification (a re-send or a resume of what was sent)."""
+        carried = Counter(verified_value(f) for f in self.by_state["skipped"])
+        carried.pop("not-asked", None)
+        if not carried:
+            return "! No stored instance to verify.", "warning"
+        total, proven = sum(carried.values()), sum(carried[v] for v in VERIFIED)
+        line = (
+            f"Nothing new stored; {proven:,} of {total:,} instances already stored were "
+            f"verified earlier ({_tally(carried, (*VERIFIED, *NOT_VERIFIED))})."
+        )
+        if any(carried[v] for v in _LOST):
+            return f"✗ {line}", "failed"
+        return (f"✓ {line}", "sent") if proven >= total else (f"! {line}", "warning")
 
     def verdict_state(self, totals: Mapping[str, Any]) -> str:
         if integer(totals.get("failed")):

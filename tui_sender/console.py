@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import queue
 import time
+from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -266,6 +268,16 @@ class ConsoleSink:
                 highlight=False,
                 soft_wrap=True,
             )
+        carried = _carried_verdicts(result.summary.get("files") or [])
+        if carried:
+            tally = ", ".join(f"{n:,} {value}" for value, n in carried.most_common())
+            self.console.print(
+                f"{sum(carried.values()):,} skipped as already stored carry an earlier "
+                f"verification: {tally}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         if result.cancelled:
             self.console.print("Cancelled: unsent files are marked failed (cancelled).")
         self.console.print(
@@ -278,6 +290,15 @@ class ConsoleSink:
 
 def _in_flight(w: WorkerProgress) -> int:
     return min(w.current_bytes_done, w.current_bytes) if w.current_path else 0
+
+
+def _carried_verdicts(files: list[dict[str, Any]]) -> Counter[str]:
+    """The verdicts skipped files carry from the stored-instance index, by value."""
+    return Counter(
+        str(f["verified"])
+        for f in files
+        if f.get("state") == "skipped" and f.get("verified") not in (None, "", "not-asked")
+    )
 
 
 def _all_proven(counts: dict[str, int]) -> bool:

@@ -148,6 +148,8 @@ def test_a_resend_carries_an_unconfirmed_verdict_and_the_journal_rebuilds_it(
         assert again.summary["totals"]["verified"]["unconfirmed"] == FILES
         _check_verified_counts(again.summary)
         assert len(scp.n_actions) == asked_before, "nothing stored, nothing asked"
+        carried = f"{FILES} skipped as already stored carry an earlier verification"
+        assert f"{carried}: {FILES} unconfirmed" in again.stdout
 
         # The index is lost (another machine, a wiped state folder): the journals in the
         # logs folder bring back both what was stored and what was verified.

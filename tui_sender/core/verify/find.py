@@ -35,7 +35,6 @@ from tui_sender.core.net.opening import ProposedContext, open_link
 from tui_sender.core.verify.association import UNCOMPRESSED, VerificationError
 
 STUDY_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.2.1"
-PENDING = (0xFF00, 0xFF01)
 NO_ANSWER = (
     "no answer to the C-FIND (Orthanc, for one, does not answer an AE title it does not "
     "know as a modality)"
@@ -115,10 +114,15 @@ def _encode(ds: Any, implicit: bool) -> bytes:
 
 
 def _decode(data: bytes, implicit: bool) -> Any:
+    """One match, every element read now: pydicom converts values as they are first
+    used, and a value it cannot parse must fail here, inside the query's ``try``."""
     with IMPORT_LOCK:
         from pydicom.filereader import read_dataset
 
-    return read_dataset(BytesIO(data), implicit, True)
+    ds = read_dataset(BytesIO(data), implicit, True)
+    for _element in ds:
+        pass
+    return ds
 
 
 def _query(link: Link, identifier: Any) -> list[Any]:

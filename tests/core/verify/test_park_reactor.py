@@ -23,15 +23,18 @@ from tui_sender.core.verify.commitment import STORAGE_COMMITMENT
 pytestmark = pytest.mark.timeout(30)
 
 
-def _still_queued_after(assoc: Any, seconds: float) -> bool:
-    """Put a marker on the DIMSE queue; True if nobody took it within ``seconds``."""
-    marker = (1, None)
-    assoc.dimse.msg_queue.put(marker)
-    time.sleep(seconds)
-    if assoc.dimse.msg_queue.empty():
-        return False
-    assert assoc.dimse.msg_queue.get_nowait() == marker
-    return True
+def _taken_within(assoc: Any, seconds: float) -> bool:
+    """Put a marker on the DIMSE queue; True once the reactor took it, False if it was
+    still there after ``seconds`` (then it is taken back)."""
+    queue = assoc.dimse.msg_queue
+    queue.put((1, None))  # no message: the reactor takes it and serves nothing
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if queue.empty():
+            return True
+        time.sleep(0.005)
+    assert queue.get_nowait() == (1, None)
+    return False
 
 
 def test_a_parked_reactor_leaves_the_queue_alone_until_released() -> None:
@@ -39,10 +42,10 @@ def test_a_parked_reactor_leaves_the_queue_alone_until_released() -> None:
     try:
         link = LinkSettings("127.0.0.1", scp.port, scp.ae_title, "PARKING_SCU", acse_timeout=5)
         with associated(link, [STORAGE_COMMITMENT]) as assoc:
-            assert not _still_queued_after(assoc, 0.05)  # the reactor runs: it takes it
+            assert _taken_within(assoc, 5.0)  # the reactor runs: it takes it
             park_reactor(assoc)
-            assert _still_queued_after(assoc, 0.2)  # parked: it waits for send_n_action
+            assert not _taken_within(assoc, 0.3)  # parked: it waits for send_n_action
             assoc._reactor_checkpoint.set()  # what send_* does once answered
-            assert not _still_queued_after(assoc, 0.05)
+            assert _taken_within(assoc, 5.0)
     finally:
         scp.stop()

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import queue
 import time
-from collections import Counter
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -47,6 +45,7 @@ from tui_sender.core.model.outcomes import FileState
 from tui_sender.core.model.progress import WorkerProgress
 from tui_sender.core.model.recorded_path import display_path
 from tui_sender.core.record.session_log import describe
+from tui_sender.core.record.summary_reading import carried_verdicts
 
 PLAIN_PROGRESS_EVERY = 5.0
 
@@ -268,7 +267,7 @@ class ConsoleSink:
                 highlight=False,
                 soft_wrap=True,
             )
-        carried = _carried_verdicts(result.summary.get("files") or [])
+        carried = carried_verdicts(result.summary.get("files") or [])
         if carried:
             tally = ", ".join(f"{n:,} {value}" for value, n in carried.most_common())
             self.console.print(
@@ -290,15 +289,6 @@ class ConsoleSink:
 
 def _in_flight(w: WorkerProgress) -> int:
     return min(w.current_bytes_done, w.current_bytes) if w.current_path else 0
-
-
-def _carried_verdicts(files: list[dict[str, Any]]) -> Counter[str]:
-    """The verdicts skipped files carry from the stored-instance index, by value."""
-    return Counter(
-        str(f["verified"])
-        for f in files
-        if f.get("state") == "skipped" and f.get("verified") not in (None, "", "not-asked")
-    )
 
 
 def _all_proven(counts: dict[str, int]) -> bool:

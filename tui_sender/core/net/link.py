@@ -52,7 +52,7 @@ BATCH_BYTES = 1 << 20
 
 PENDING = (0xFF00, 0xFF01)
 """C-FIND statuses that mean "a match, and more to come" (PS3.4 C.4.1.1.4)."""
-MAX_MATCHES = 1_000_000
+MAX_RESPONSES = 1_000_000
 """More responses than this to one C-FIND: the peer is not ending its answer."""
 
 
@@ -282,19 +282,12 @@ class Link:
         link is interrupted; ``ValueError`` when Verification was not
         accepted (propose :data:`wire.VERIFICATION_SOP_CLASS` to open it).
         """
-        context_id = next(
-            (
-                c.context_id
-                for c in self.contexts
-                if c.accepted and c.sop_class_uid == wire.VERIFICATION_SOP_CLASS
-            ),
-            None,
-        )
-        if context_id is None:
+        context = self.context_for(wire.VERIFICATION_SOP_CLASS)
+        if context is None:
             raise ValueError("the Verification SOP class was not accepted on this association")
         message_id = self.next_message_id()
         request = wire.encode_command_pdus(
-            context_id, wire.encode_c_echo_rq(message_id), self.peer_max_pdu
+            context.context_id, wire.encode_c_echo_rq(message_id), self.peer_max_pdu
         )
         with self._exchange("C-ECHO"):
             self._sending()
@@ -313,7 +306,7 @@ class Link:
         taken away as an "unexpected C-FIND service message" (its reactor
         race, pydicom/pynetdicom#875: one instance in a few hundred went
         missing). Raises :class:`LinkBroken` as :meth:`echo` does, and after
-        :data:`MAX_MATCHES` responses (a peer that never ends its answer).
+        :data:`MAX_RESPONSES` responses (a peer that never ends its answer).
         """
         context = self.context_for(sop_class_uid)
         if context is None:
@@ -327,14 +320,16 @@ class Link:
             self._sending()
             self._sock.sendall(request)
             self._awaiting()
-            while len(matches) <= MAX_MATCHES:
+            for _ in range(MAX_RESPONSES):
                 status, command = self._read_response(wire.C_FIND_RSP, "C-FIND", (message_id,))
                 data = self._read_dataset("C-FIND") if command.has_dataset else None
                 if status not in PENDING:
                     return status, matches
                 if data is not None:
                     matches.append(data)
-            raise LinkBroken(f"the C-FIND went on past {MAX_MATCHES} matches", FailureKind.PROTOCOL)
+            raise LinkBroken(
+                f"the C-FIND went on past {MAX_RESPONSES:,} responses", FailureKind.PROTOCOL
+            )
 
     def context_for(self, sop_class_uid: str) -> ContextResult | None:
         """The first accepted context for ``sop_class_uid`` (None: not accepted)."""

@@ -69,6 +69,7 @@ from tui_sender.core.record.report_wording import (
 )
 from tui_sender.core.record.summary_reading import (
     Record,
+    carried_verdicts,
     file_records,
     mapping,
     memoized,
@@ -326,8 +327,7 @@ class _PageBuilder:
     def _carried_proof(self) -> tuple[str, str]:
         """Nothing stored this session: what the skipped, already stored instances carry
         from an earlier verification (a re-send or a resume of what was sent)."""
-        carried = Counter(verified_value(f) for f in self.by_state["skipped"])
-        carried.pop("not-asked", None)
+        carried = carried_verdicts(self.by_state["skipped"])
         if not carried:
             return "! No stored instance to verify.", "warning"
         total, proven = sum(carried.values()), sum(carried[v] for v in VERIFIED)

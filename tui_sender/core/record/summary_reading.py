@@ -7,8 +7,11 @@ reads as empty rather than failing the export.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from tui_sender.core.model.verification import VERIFIED_VALUES, Verified
 
 Record = Mapping[str, Any]
 """One JSON object of the summary: a file, a destination, a study, an association."""
@@ -40,3 +43,12 @@ def memoized(lookup: Callable[[str], str]) -> Callable[[str], str]:
         return found
 
     return name
+
+
+def carried_verdicts(files: Iterable[Record]) -> Counter[str]:
+    """What the skipped (already stored) files carry from an earlier verification, by
+    value: the stored-instance index's last verdict, put into a re-send's or resume's record."""
+    values = (f.get("verified") for f in files if f.get("state") == "skipped")
+    return Counter(
+        v for v in values if isinstance(v, str) and v in VERIFIED_VALUES and v != Verified.NOT_ASKED
+    )

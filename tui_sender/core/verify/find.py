@@ -149,7 +149,7 @@ def _query(link: Link, identifier: Any) -> list[Any]:
 def _find_link(settings: LinkSettings) -> Iterator[Link]:
     """An association proposing Study Root FIND; released (or aborted) after."""
     proposed = [ProposedContext(STUDY_ROOT_FIND, syntax) for syntax in UNCOMPRESSED]
-    peer = f"{settings.called_ae}@{settings.host}:{settings.port}"
+    peer = settings.peer
     try:
         link = open_link(settings, proposed)
     except AssociationError as exc:
